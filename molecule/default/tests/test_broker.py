@@ -1,0 +1,102 @@
+"""The broker deployed by site.yml, as the tutorial's baseline checks it."""
+
+import json
+
+import pytest
+
+ADMIN_CONF = "/root/.rabbitmqadmin.conf"
+
+
+def status(host):
+    out = host.check_output("rabbitmq-diagnostics status --formatter json")
+    return json.loads(out)
+
+
+def test_service_enabled_and_running(host):
+    service = host.service("rabbitmq-server")
+    assert service.is_enabled
+    assert service.is_running
+
+
+@pytest.mark.parametrize(
+    ("port", "protocol"),
+    [(5672, "amqp"), (15672, "http"), (25672, "clustering"), (15692, "http/prometheus")],
+)
+def test_listener(host, port, protocol):
+    listeners = {(item["port"], item["protocol"]) for item in status(host)["listeners"]}
+    assert (port, protocol) in listeners
+    assert f":{port} " in host.check_output("ss -Hltn")
+
+
+def test_no_alarms(host):
+    assert status(host)["alarms"] == []
+
+
+@pytest.mark.parametrize("plugin", ["rabbitmq_management", "rabbitmq_prometheus"])
+def test_plugin_enabled_explicitly(host, plugin):
+    enabled = host.check_output("rabbitmq-plugins list --enabled --minimal").split()
+    assert plugin in enabled
+
+
+def test_management_agent_running(host):
+    out = host.check_output("rabbitmq-plugins list management")
+    assert "[E*] rabbitmq_management " in out
+    assert "[e*] rabbitmq_management_agent" in out
+
+
+def test_rabbitmqadmin_lists_exchanges_as_admin(host):
+    assert host.file(ADMIN_CONF).mode == 0o600
+    out = host.check_output("rabbitmqadmin list exchanges name type")
+    assert "| amq.topic          | topic   |" in out
+
+
+def test_guest_absent_admin_present(host):
+    users = json.loads(host.check_output("rabbitmqctl list_users --formatter json"))
+    tags = {user["user"]: user["tags"] for user in users}
+    assert "guest" not in tags
+    assert tags[host.ansible.get_variables().get("rabbitmq_server_admin_user", "admin")] == [
+        "administrator"
+    ]
+
+
+def test_open_files_limit_in_effect(host):
+    configured = int(host.check_output("systemctl show -P LimitNOFILE rabbitmq-server"))
+    assert configured == 65536
+    drop_ins = host.check_output("systemctl show -P DropInPaths rabbitmq-server")
+    assert "/etc/systemd/system/rabbitmq-server.service.d/limits.conf" in drop_ins
+    # The running broker has the limit, capped by the container's own hard
+    # ceiling (a sandbox may not allow raising it to 65536; see README).
+    pid = host.check_output("systemctl show -P MainPID rabbitmq-server")
+    ceiling = int(host.check_output("sh -c 'ulimit -Hn'"))
+    line = next(
+        row for row in host.file(f"/proc/{pid}/limits").content_string.splitlines()
+        if row.startswith("Max open files")
+    )
+    assert int(line.split()[3]) == min(configured, ceiling)
+
+
+def test_memory_watermark_in_effect(host):
+    wanted = host.ansible.get_variables()["rabbitmq_server_vm_memory_high_watermark"]
+    assert status(host)["vm_memory_high_watermark_setting"] == {"relative": wanted}
+
+
+def test_testqueue_round_trip(host):
+    """The tutorial's baseline: declare, publish through amq.default, get 'hello world'."""
+    try:
+        assert host.check_output(
+            "rabbitmqadmin declare queue name=testqueue durable=false"
+        ) == "queue declared"
+        assert host.check_output(
+            "rabbitmqadmin publish exchange=amq.default routing_key=testqueue "
+            "payload='hello world'"
+        ) == "Message published"
+        rows = json.loads(
+            host.check_output("rabbitmqadmin -f raw_json get queue=testqueue ackmode=ack_requeue_false")
+        )
+        assert len(rows) == 1
+        assert rows[0]["routing_key"] == "testqueue"
+        assert rows[0]["payload"] == "hello world"
+        assert rows[0]["payload_bytes"] == 11
+        assert rows[0]["redelivered"] is False
+    finally:
+        host.run("rabbitmqadmin delete queue name=testqueue")
