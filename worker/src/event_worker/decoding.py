@@ -1,0 +1,57 @@
+"""Turn a message body into an event object, or say precisely why it is poison."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+
+class InvalidEvent(Exception):
+    """The body cannot be handled; ``kind`` is a short category, ``reason`` the full text."""
+
+    def __init__(self, kind: str, detail: str) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+
+    @property
+    def reason(self) -> str:
+        return f"{self.kind}: {self.detail}"
+
+
+_JSON_TYPE_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+
+
+def decode_event_body(
+    body: bytes, max_body_bytes: int, required_fields: Sequence[str]
+) -> dict[str, object]:
+    """Decode a UTF-8 JSON object carrying every required field, or raise InvalidEvent."""
+    if len(body) > max_body_bytes:
+        raise InvalidEvent("oversize", f"body is {len(body)} bytes, the limit is {max_body_bytes}")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidEvent("invalid_utf8", str(exc)) from None
+    try:
+        value: object = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidEvent("invalid_json", str(exc)) from None
+    except RecursionError:
+        raise InvalidEvent("invalid_json", "nesting too deep") from None
+    if not isinstance(value, dict):
+        name = "null" if value is None else _JSON_TYPE_NAMES.get(type(value), "value")
+        raise InvalidEvent("not_an_object", f"expected a JSON object, got a JSON {name}")
+    missing = [name for name in required_fields if name not in value]
+    if missing:
+        raise InvalidEvent("missing_field", ", ".join(missing))
+    return value
+
+
+def event_id_of(body: dict[str, object], message_id: str | None) -> str | None:
+    """The event's identity: ``event_id`` from the body, else the AMQP message_id."""
+    candidate = body.get("event_id")
+    if isinstance(candidate, str) and candidate:
+        return candidate
+    if isinstance(candidate, int) and not isinstance(candidate, bool):
+        return str(candidate)
+    return message_id or None

@@ -1,0 +1,511 @@
+"""The worker runtime: reconnect loop, handler pool, shutdown, systemd and metrics wiring.
+
+One pika IOLoop runs for the whole process, on the main thread.  Connections come and go
+(:class:`~event_worker.consumer.ConsumerSession`), the loop stays, so timers such as the systemd
+watchdog keep running while the worker waits to reconnect.  Handlers run on a pool of
+``prefetch`` threads; their results travel back to the I/O thread through one
+``add_callback_threadsafe`` callback per batch, where acks are coalesced.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+import pika.exceptions
+from pika.adapters.select_connection import IOLoop
+
+from event_worker.backoff import Backoff
+from event_worker.broker import connection_parameters, describe_target
+from event_worker.config import WorkerConfig
+from event_worker.consumer import ConsumerSession, Delivery, Settlement
+from event_worker.decoding import InvalidEvent, decode_event_body, event_id_of
+from event_worker.errors import PermanentError
+from event_worker.handlers.base import Event, Handler
+from event_worker.metrics import WorkerMetrics
+from event_worker.policy import (
+    DeadLetter,
+    Decision,
+    Failed,
+    Outcome,
+    Rejected,
+    Retry,
+    Succeeded,
+    decide,
+    original_routing_key,
+    read_retry_count,
+)
+from event_worker.pool import HandlerPool
+from event_worker.sdnotify import Notifier
+
+LOG = logging.getLogger(__name__)
+EVENT_LOG = logging.getLogger("event_worker.events")
+
+FORCED_EXIT_GRACE = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    session: ConsumerSession
+    delivery: Delivery
+    outcome: Outcome
+    event_id: str | None
+    routing_key: str
+    retry_count: int
+    duration: float
+
+
+class CompletionInbox:
+    """Collects results from pool threads; at most one drain callback is pending at a time."""
+
+    def __init__(self, schedule: Callable[[Callable[[], None]], None]) -> None:
+        self._schedule = schedule
+        self._lock = threading.Lock()
+        self._items: list[Completion] = []
+        self._scheduled = False
+        self.on_batch: Callable[[list[Completion]], None] = lambda _items: None
+
+    def put(self, item: Completion) -> None:
+        """Called from pool threads."""
+        with self._lock:
+            self._items.append(item)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        self._schedule(self._drain)
+
+    def _drain(self) -> None:
+        """Runs on the I/O thread."""
+        with self._lock:
+            items, self._items = self._items, []
+            self._scheduled = False
+        self.on_batch(items)
+
+
+def describe_error(error: BaseException | None, queue: str, vhost: str) -> str:
+    """One line explaining why a connection or channel ended."""
+    if error is None:
+        return "closed"
+    if isinstance(error, pika.exceptions.ChannelClosedByBroker):
+        code, text = error.reply_code, error.reply_text
+        if code == 404:
+            return (
+                f"{text} (404): the topology for queue {queue!r} is missing in vhost {vhost!r}; "
+                "has the topology been declared?"
+            )
+        if code == 403:
+            return f"{text} (403): check the user's permissions in vhost {vhost!r}"
+        return f"channel closed by broker: {text} ({code})"
+    if isinstance(error, pika.exceptions.ConnectionClosedByBroker):
+        return f"connection closed by broker: {error.reply_text} ({error.reply_code})"
+    if isinstance(
+        error,
+        pika.exceptions.ProbableAuthenticationError
+        | pika.exceptions.AuthenticationError
+        | pika.exceptions.ProbableAccessDeniedError,
+    ):
+        return f"login refused ({type(error).__name__}): check username, password and vhost"
+    if isinstance(error, pika.exceptions.AMQPConnectionError) and error.args:
+        inner = error.args[0]
+        if isinstance(inner, BaseException):
+            return f"{type(inner).__name__}: {inner}"
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+class Worker:
+    """Consume one queue with one handler until SIGTERM/SIGINT."""
+
+    def __init__(
+        self,
+        config: WorkerConfig,
+        *,
+        handler: Handler | None = None,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self._config = config
+        self._consumer = config.consumer
+        self._handler = handler if handler is not None else config.handler.options.build()
+        self._notifier = notifier if notifier is not None else Notifier.from_environment()
+        self._ioloop = IOLoop()
+        self._metrics = WorkerMetrics(config.consumer.queue, config.handler.name)
+        self._backoff = Backoff(config.reconnect.initial_delay, config.reconnect.max_delay)
+        self._pool: HandlerPool | None = None
+        self._inbox = CompletionInbox(self._ioloop.add_callback_threadsafe)
+        self._inbox.on_batch = self._on_completions
+        self._session: ConsumerSession | None = None
+        self._host_index = 0
+        self._attempts = 0
+        self._in_flight = 0
+        self._started = False
+        self._stopping = False
+        self._finished = False
+        self._timed_out = False
+        self._exit_code = 0
+        self._reconnect_timer: Any = None
+        self._shutdown_timer: Any = None
+        self._signal_fds: tuple[int, int] | None = None
+
+    @property
+    def metrics(self) -> WorkerMetrics:
+        return self._metrics
+
+    # -- running -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Run until stopped; return the process exit code."""
+        server = None
+        if self._config.metrics.enabled:
+            server = self._metrics.serve(self._config.metrics.address, self._config.metrics.port)
+            LOG.info(
+                "Metrics on http://%s:%d/metrics",
+                self._config.metrics.address,
+                self._config.metrics.port,
+            )
+        self._pool = HandlerPool(self._consumer.prefetch)
+        previous = self._install_signal_handlers()
+        try:
+            if self._notifier.watchdog_interval is not None:
+                self._ioloop.call_later(0, self._watchdog_ping)
+            self._ioloop.call_later(0, self._connect)
+            self._ioloop.start()
+        finally:
+            self._restore_signal_handlers(previous)
+            self._pool.shutdown()
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+            self._notifier.close()
+            self._ioloop.close()
+        return self._exit_code
+
+    def request_stop(self, why: str) -> None:
+        """Begin a graceful shutdown (I/O thread)."""
+        if self._stopping:
+            LOG.info("%s: already shutting down (%d events in flight)", why, self._in_flight)
+            return
+        self._stopping = True
+        timeout = self._consumer.shutdown_timeout
+        LOG.info(
+            "%s: shutting down; waiting up to %g s for %d in-flight events",
+            why,
+            timeout,
+            self._in_flight,
+        )
+        self._notifier.stopping(f"Shutting down ({why})")
+        self._shutdown_timer = self._ioloop.call_later(timeout, self._on_shutdown_timeout)
+        if self._reconnect_timer is not None:
+            self._ioloop.remove_timeout(self._reconnect_timer)
+            self._reconnect_timer = None
+        if self._session is not None:
+            self._session.stop_consuming()
+        self._check_shutdown()
+
+    # -- connecting --------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        self._reconnect_timer = None
+        if self._stopping:
+            self._check_shutdown()
+            return
+        broker = self._config.broker
+        host = broker.hosts[self._host_index]
+        if self._attempts > 0:
+            self._metrics.reconnects.inc()
+        self._attempts += 1
+        LOG.info("Connecting to %s", describe_target(broker, host))
+        parameters = connection_parameters(
+            broker,
+            host,
+            program="event-worker",
+            detail=self._consumer.queue,
+            blocked_connection_timeout=broker.blocked_connection_timeout,
+        )
+        session = ConsumerSession(
+            ioloop=self._ioloop,
+            parameters=parameters,
+            host=host,
+            consumer=self._consumer,
+            listener=self,
+        )
+        self._session = session
+        try:
+            session.start()
+        except Exception as exc:  # noqa: BLE001 - any setup failure means: try again later
+            self._session = None
+            self._schedule_reconnect(f"cannot connect to {host}: {exc}")
+
+    def _schedule_reconnect(self, why: str) -> None:
+        hosts = self._config.broker.hosts
+        self._host_index = (self._host_index + 1) % len(hosts)
+        delay = self._backoff.next_delay()
+        LOG.warning(
+            "%s; reconnecting to %s in %.1f s (attempt %d)",
+            why,
+            hosts[self._host_index],
+            delay,
+            self._backoff.attempt,
+        )
+        self._notifier.status(f"Disconnected: {why}; retrying in {delay:.1f} s")
+        self._reconnect_timer = self._ioloop.call_later(delay, self._connect)
+
+    # -- SessionListener ---------------------------------------------------------------------
+
+    def on_consuming(self, session: ConsumerSession) -> None:
+        self._backoff.reset()
+        self._metrics.connected.set(1)
+        status = f"Consuming from {self._consumer.queue} on {session.host}"
+        if not self._started:
+            self._started = True
+            LOG.info("Worker started. Waiting for events...")
+            self._notifier.ready(status)
+        else:
+            LOG.info("Reconnected to %s; consuming from %s", session.host, self._consumer.queue)
+            self._notifier.status(status)
+        if self._stopping:
+            session.stop_consuming()
+
+    def on_delivery(self, session: ConsumerSession, delivery: Delivery) -> None:
+        self._metrics.delivered.inc()
+        self._in_flight += 1
+        self._metrics.in_flight.set(self._in_flight)
+        if self._pool is None:  # pragma: no cover - run() creates the pool first
+            raise RuntimeError("worker is not running")
+        self._pool.submit(lambda: self._process(session, delivery))
+
+    def on_settled(self, session: ConsumerSession, settlement: Settlement) -> None:
+        del session
+        record: dict[str, object] = {
+            "event_id": settlement.event_id,
+            "routing_key": settlement.routing_key,
+            "outcome": settlement.outcome,
+            "duration_ms": round(settlement.duration * 1000, 1),
+            "queue": self._consumer.queue,
+        }
+        if settlement.reason is not None:
+            record["reason"] = settlement.reason
+        if settlement.retry_count is not None:
+            record["retry_count"] = settlement.retry_count
+        EVENT_LOG.info(json.dumps(record, ensure_ascii=False))
+        if settlement.outcome == "acked":
+            self._metrics.acked.inc()
+        elif settlement.outcome == "retried":
+            self._metrics.retried.inc()
+        else:
+            self._metrics.dead_lettered(settlement.category or "unknown")
+
+    def on_progress(self, session: ConsumerSession) -> None:
+        del session
+        self._check_shutdown()
+
+    def on_closed(
+        self, session: ConsumerSession, error: BaseException | None, was_consuming: bool
+    ) -> None:
+        if session is not self._session:
+            return
+        self._session = None
+        self._metrics.connected.set(0)
+        if self._stopping:
+            self._check_shutdown()
+            return
+        why = describe_error(error, self._consumer.queue, self._config.broker.vhost)
+        if was_consuming:
+            LOG.warning("Connection to %s lost: %s", session.host, why)
+            if self._in_flight:
+                LOG.warning(
+                    "%d in-flight events cannot be acked on the lost connection; "
+                    "the broker will redeliver them",
+                    self._in_flight,
+                )
+            self._schedule_reconnect("connection lost")
+        else:
+            self._schedule_reconnect(f"cannot consume via {session.host}: {why}")
+
+    # -- handling (pool threads) -------------------------------------------------------------
+
+    def _process(self, session: ConsumerSession, delivery: Delivery) -> None:
+        started = time.monotonic()
+        properties = delivery.properties
+        headers = properties.headers
+        retry_count = read_retry_count(headers)
+        routing_key = original_routing_key(headers, delivery.routing_key)
+        event_id: str | None = properties.message_id or None
+        outcome: Outcome
+        try:
+            body = decode_event_body(
+                delivery.body, self._consumer.max_body_bytes, self._handler.required_fields
+            )
+            event_id = event_id_of(body, properties.message_id)
+            event = Event(
+                body=body,
+                routing_key=routing_key,
+                event_id=event_id,
+                retry_count=retry_count,
+                redelivered=delivery.redelivered,
+            )
+            self._handler.handle(event)
+            outcome = Succeeded()
+        except InvalidEvent as exc:
+            outcome = Rejected(exc.kind, exc.reason)
+        except PermanentError as exc:
+            outcome = Failed(type(exc).__name__, str(exc), permanent=True)
+            LOG.warning("Event %s failed permanently: %s", event_id, outcome.text)
+        except BaseException as exc:
+            outcome = Failed(type(exc).__name__, str(exc), permanent=False)
+            LOG.warning("Event %s failed: %s", event_id, outcome.text)
+            LOG.debug("Handler traceback", exc_info=True)
+        duration = time.monotonic() - started
+        self._metrics.duration.observe(duration)
+        self._inbox.put(
+            Completion(session, delivery, outcome, event_id, routing_key, retry_count, duration)
+        )
+
+    # -- settling (I/O thread) ---------------------------------------------------------------
+
+    def _on_completions(self, items: list[Completion]) -> None:
+        self._in_flight -= len(items)
+        self._metrics.in_flight.set(self._in_flight)
+        touched: dict[int, ConsumerSession] = {}
+        orphaned = 0
+        for item in items:
+            session = item.session
+            if not session.can_settle:
+                orphaned += 1
+                continue
+            decision = decide(item.outcome, item.retry_count, self._consumer.retry_limit)
+            settlement = self._settlement(item, decision)
+            session.settle(item.delivery, decision, settlement)
+            touched[id(session)] = session
+        for session in touched.values():
+            session.flush_acks()
+        if orphaned:
+            LOG.warning(
+                "%d events finished after their connection was lost; "
+                "they were not acked and will be redelivered",
+                orphaned,
+            )
+        self._check_shutdown()
+
+    @staticmethod
+    def _settlement(item: Completion, decision: Decision) -> Settlement:
+        if isinstance(decision, Retry):
+            return Settlement(
+                item.event_id,
+                item.routing_key,
+                "retried",
+                item.duration,
+                reason=decision.last_error,
+                retry_count=decision.retry_count,
+            )
+        if isinstance(decision, DeadLetter):
+            return Settlement(
+                item.event_id,
+                item.routing_key,
+                "dead_lettered",
+                item.duration,
+                reason=decision.reason,
+                category=decision.category,
+                retry_count=decision.retry_count,
+            )
+        return Settlement(item.event_id, item.routing_key, "acked", item.duration)
+
+    # -- shutdown ----------------------------------------------------------------------------
+
+    def _check_shutdown(self) -> None:
+        if not self._stopping or self._finished:
+            return
+        session = self._session
+        if self._in_flight and not self._timed_out:
+            return
+        if session is not None and not session.closed:
+            if session.settling or session.state == session.CANCELLING:
+                return
+            session.close()
+            return
+        self._finish()
+
+    def _on_shutdown_timeout(self) -> None:
+        self._shutdown_timer = None
+        if self._finished:
+            return
+        LOG.error(
+            "Shutdown timeout (%g s): %d events still in flight; closing the connection "
+            "(the broker will redeliver them)",
+            self._consumer.shutdown_timeout,
+            self._in_flight,
+        )
+        self._exit_code = 1
+        self._timed_out = True  # stop waiting for handlers
+        if self._session is not None and not self._session.closed:
+            self._session.close()
+            self._ioloop.call_later(FORCED_EXIT_GRACE, self._finish)
+        else:
+            self._finish()
+
+    def _finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        if self._shutdown_timer is not None:
+            self._ioloop.remove_timeout(self._shutdown_timer)
+            self._shutdown_timer = None
+        LOG.info("Worker stopped")
+        self._ioloop.stop()
+
+    # -- systemd watchdog --------------------------------------------------------------------
+
+    def _watchdog_ping(self) -> None:
+        interval = self._notifier.watchdog_interval
+        if interval is None or self._finished:
+            return
+        self._notifier.watchdog()
+        self._ioloop.call_later(interval, self._watchdog_ping)
+
+    # -- signals -----------------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> dict[int, Any]:
+        """Route SIGTERM/SIGINT through a wakeup pipe into the I/O loop (no locks in handlers)."""
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        os.set_blocking(write_fd, False)
+        self._signal_fds = (read_fd, write_fd)
+        previous: dict[int, Any] = {}
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            previous[signum] = signal.signal(signum, _ignore_signal)
+        previous[-1] = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        self._ioloop.add_handler(read_fd, self._on_signal_fd, self._ioloop.READ)
+        return previous
+
+    def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
+        signal.set_wakeup_fd(previous.pop(-1))
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if self._signal_fds is not None:
+            self._ioloop.remove_handler(self._signal_fds[0])
+            for fd in self._signal_fds:
+                os.close(fd)
+            self._signal_fds = None
+
+    def _on_signal_fd(self, fd: int, _events: int) -> None:
+        try:
+            data = os.read(fd, 64)
+        except BlockingIOError:
+            return
+        for signum in data:
+            try:
+                name = signal.Signals(signum).name
+            except ValueError:
+                name = f"signal {signum}"
+            self.request_stop(f"Received {name}")
+
+
+def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
+    """The real work happens in the I/O loop, woken by the signal wakeup fd."""
