@@ -40,6 +40,7 @@ class FakeWhatsApp:
                     )
                     api._cond.notify_all()
                 status = api.statuses.get(self.path, 200)
+                payload: dict[str, object]
                 if status < 400:
                     payload = {"messages": [{"id": "wamid.test"}]}
                 else:
@@ -51,7 +52,7 @@ class FakeWhatsApp:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 del format, args
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

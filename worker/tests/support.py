@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,12 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pika
+import pika.exceptions
 
 from helpers import wait_until
 from rabbit_broker import RabbitBroker
@@ -95,13 +97,19 @@ class Vhost:
 
     @property
     def channel(self) -> Any:
-        if self._connection is None or self._connection.is_closed:
-            self._connection = self.broker.connect(self.name)
+        """A new channel on the admin connection (reconnecting after a broker restart)."""
+        if self._connection is not None and self._connection.is_open:
+            try:
+                return self._connection.channel()
+            except pika.exceptions.AMQPError:
+                self._connection = None
+        self._connection = self.broker.connect(self.name)
         return self._connection.channel()
 
     def close(self) -> None:
         if self._connection is not None and self._connection.is_open:
-            self._connection.close()
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                self._connection.close()
         self._connection = None
 
     def publish(
@@ -220,6 +228,7 @@ class WorkerProcess:
     def __init__(self, config: Path, env: Mapping[str, str] | None = None) -> None:
         self.config = config
         self.lines: list[str] = []
+        self.event_log: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self.process = subprocess.Popen(
             [str(EVENT_WORKER), "--config", str(config)],
@@ -235,9 +244,13 @@ class WorkerProcess:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
+        for raw in self.process.stdout:
+            line = raw.rstrip("\n")
+            event = parse_event(line)
             with self._cond:
-                self.lines.append(line.rstrip("\n"))
+                self.lines.append(line)
+                if event is not None:
+                    self.event_log.append(event)
                 self._cond.notify_all()
         with self._cond:
             self._cond.notify_all()
@@ -276,15 +289,21 @@ class WorkerProcess:
             return list(self.lines)
 
     def wait_for_line(self, text: str, timeout: float = 15.0, count: int = 1) -> list[str]:
-        return self.wait_for(
-            lambda lines: sum(text in line for line in lines) >= count,
-            timeout,
-            what=f"{count} x {text!r}",
-        )
+        seen = 0
+        scanned = 0
+
+        def enough(lines: list[str]) -> bool:
+            nonlocal seen, scanned
+            seen += sum(text in line for line in lines[scanned:])
+            scanned = len(lines)
+            return seen >= count
+
+        return self.wait_for(enough, timeout, what=f"{count} x {text!r}")
 
     def events(self) -> list[dict[str, Any]]:
         """The structured per-event JSON lines logged so far."""
-        return parse_events(self.snapshot())
+        with self._cond:
+            return list(self.event_log)
 
     def wait_for_events(
         self,
@@ -292,12 +311,18 @@ class WorkerProcess:
         count: int = 1,
         timeout: float = 15.0,
     ) -> list[dict[str, Any]]:
-        lines = self.wait_for(
-            lambda lines: sum(1 for e in parse_events(lines) if predicate(e)) >= count,
-            timeout,
-            what=f"{count} matching event log lines",
-        )
-        return [e for e in parse_events(lines) if predicate(e)]
+        """Wait for ``count`` structured event lines matching ``predicate``; return them all."""
+        matched: list[dict[str, Any]] = []
+        scanned = 0
+
+        def enough(_lines: list[str]) -> bool:
+            nonlocal scanned
+            matched.extend(e for e in self.event_log[scanned:] if predicate(e))
+            scanned = len(self.event_log)
+            return len(matched) >= count
+
+        self.wait_for(enough, timeout, what=f"{count} matching event log lines")
+        return matched
 
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
@@ -325,12 +350,12 @@ class WorkerProcess:
         self._reader.join(timeout=5)
 
 
-def parse_events(lines: Sequence[str]) -> list[dict[str, Any]]:
-    events = []
-    for line in lines:
-        if line.startswith("{") and '"outcome"' in line:
-            events.append(json.loads(line))
-    return events
+def parse_event(line: str) -> dict[str, Any] | None:
+    """The structured per-event log line as a dict, or None for any other line."""
+    if line.startswith("{") and '"outcome"' in line:
+        event: dict[str, Any] = json.loads(line)
+        return event
+    return None
 
 
 # -- event-publish -----------------------------------------------------------------------------
@@ -355,4 +380,3 @@ def run_publish(
 
 def amqp_url(broker: RabbitBroker, vhost: str, user: str = "guest", password: str = "guest") -> str:
     return f"amqp://{user}:{password}@127.0.0.1:{broker.amqp_port}/{vhost.replace('/', '%2F')}"
-

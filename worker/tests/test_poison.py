@@ -34,7 +34,9 @@ def test_each_poison_input_is_dead_lettered_with_its_reason_and_the_worker_keeps
 
     for message_id, body, _reason in POISON:
         vhost.publish("events", "order.created", body, message_id=message_id)
-    vhost.publish("events", "order.created", {"order_id": 9, "event": "order.created"}, message_id="good")
+    vhost.publish(
+        "events", "order.created", {"order_id": 9, "event": "order.created"}, message_id="good"
+    )
 
     acked = worker.wait_for_events(lambda e: e["outcome"] == "acked")
     assert acked[0]["event_id"] == "good"
@@ -46,7 +48,7 @@ def test_each_poison_input_is_dead_lettered_with_its_reason_and_the_worker_keeps
     messages = {m[1].message_id: m for m in vhost.drain(ORDERS.dead_letter_queue)}
     assert set(messages) == {m for m, _b, _r in POISON}
     for message_id, body, reason in POISON:
-        method, properties, dead_body = messages[message_id]
+        _method, properties, dead_body = messages[message_id]
         headers = headers_of(messages[message_id])
         assert dead_body == body, "the original body is kept"
         assert headers["x-dead-letter-reason"].startswith(reason), headers

@@ -120,7 +120,9 @@ def test_handler_errors_are_retried_then_dead_lettered_and_the_count_survives_a_
     retried = [e for w in (first, second) for e in w.events() if e["outcome"] == "retried"]
     assert sorted(e["retry_count"] for e in retried) == [1, 2, 3]
     assert all(e["routing_key"] == "whatsapp" for e in [*retried, dead])
-    assert all(e["reason"].startswith("SenderError: WhatsApp API answered HTTP 503") for e in retried)
+    assert all(
+        e["reason"].startswith("SenderError: WhatsApp API answered HTTP 503") for e in retried
+    )
     assert dead["reason"].startswith("handler_error: SenderError: WhatsApp API answered HTTP 503")
     assert dead["retry_count"] == 3
 

@@ -60,9 +60,7 @@ def test_routing_keys_outside_the_binding_do_not_reach_the_worker(
 def test_whatsapp_notifications_route_through_direct_exchange_and_log_the_tutorial_lines(
     vhost: Vhost, start_worker: StartWorker
 ) -> None:
-    config = vhost.worker_config(
-        queue=WHATSAPP, handler="whatsapp", options={"work_seconds": 0.05}
-    )
+    config = vhost.worker_config(queue=WHATSAPP, handler="whatsapp", options={"work_seconds": 0.05})
     worker = start_worker(config)
 
     vhost.publish(

@@ -132,6 +132,7 @@ def parse_host(text: str, default_port: int, table: Table, index: int) -> HostPo
 
 
 def parse_tls(table: Table) -> TlsConfig:
+    table.allow("ca_file", "cert_file", "key_file", "server_hostname")
     tls = TlsConfig(
         ca_file=table.readable_file("ca_file"),
         cert_file=table.optional_readable_file("cert_file"),
@@ -145,6 +146,16 @@ def parse_tls(table: Table) -> TlsConfig:
 
 
 def parse_broker(table: Table) -> BrokerConfig:
+    table.allow(
+        "hosts",
+        "vhost",
+        "username",
+        "password_file",
+        "heartbeat",
+        "connection_timeout",
+        "blocked_connection_timeout",
+        "tls",
+    )
     tls_table = table.table("tls")
     tls = parse_tls(tls_table) if tls_table is not None else None
     default_port = AMQPS_PORT if tls is not None else AMQP_PORT
@@ -169,6 +180,15 @@ def parse_broker(table: Table) -> BrokerConfig:
 
 
 def parse_consumer(table: Table) -> ConsumerConfig:
+    table.allow(
+        "queue",
+        "prefetch",
+        "max_body_bytes",
+        "retry_limit",
+        "retry_exchange",
+        "dead_letter_exchange",
+        "shutdown_timeout",
+    )
     consumer = ConsumerConfig(
         queue=table.string("queue"),
         retry_exchange=table.string("retry_exchange"),
@@ -183,6 +203,7 @@ def parse_consumer(table: Table) -> ConsumerConfig:
 
 
 def parse_handler(table: Table) -> HandlerConfig:
+    table.allow("name", "options")
     name = table.choice("name", tuple(HANDLERS))
     options = parse_handler_options(name, table.table_or_empty("options"))
     table.finish()
@@ -190,6 +211,7 @@ def parse_handler(table: Table) -> HandlerConfig:
 
 
 def parse_metrics(table: Table) -> MetricsConfig:
+    table.allow("address", "port")
     metrics = MetricsConfig(
         address=table.string("address", "127.0.0.1"),
         port=table.integer("port", 9101, minimum=0, maximum=65535),
@@ -199,6 +221,7 @@ def parse_metrics(table: Table) -> MetricsConfig:
 
 
 def parse_reconnect(table: Table) -> ReconnectConfig:
+    table.allow("initial_delay", "max_delay")
     reconnect = ReconnectConfig(
         initial_delay=table.number("initial_delay", 1.0, positive=True),
         max_delay=table.number("max_delay", 30.0, positive=True),
@@ -214,6 +237,7 @@ def parse_reconnect(table: Table) -> ReconnectConfig:
 
 
 def parse_worker_config(root: Table) -> WorkerConfig:
+    root.allow("broker", "consumer", "handler", "metrics", "reconnect")
     config = WorkerConfig(
         broker=parse_broker(root.required_table("broker")),
         consumer=parse_consumer(root.required_table("consumer")),

@@ -21,6 +21,8 @@ import pika.exceptions
 import pika.spec
 from pika.adapters.select_connection import IOLoop
 
+from event_worker.broker import describe_amqp_error
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
@@ -63,21 +65,6 @@ class PublishReport:
     @property
     def rate(self) -> float:
         return self.confirmed / self.elapsed if self.elapsed > 0 else 0.0
-
-
-def describe_close(error: BaseException | None) -> str:
-    if error is None:
-        return "closed"
-    if isinstance(error, pika.exceptions.ConnectionBlockedTimeout):
-        return "gave up: the broker kept the connection blocked"
-    if isinstance(error, pika.exceptions.ChannelClosedByBroker | pika.exceptions.ConnectionClosed):
-        return f"{error.reply_text} ({error.reply_code})"
-    if isinstance(error, pika.exceptions.AMQPConnectionError) and error.args:
-        inner = error.args[0]
-        if isinstance(inner, BaseException):
-            return f"{type(inner).__name__}: {inner}"
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 class ConfirmingPublisher:
@@ -145,7 +132,7 @@ class ConfirmingPublisher:
 
     def _on_open_error(self, _connection: Any, error: BaseException) -> None:
         target = self._targets[self._target_index]
-        self._connect_errors.append(f"{target.description}: {describe_close(error)}")
+        self._connect_errors.append(f"{target.description}: {describe_amqp_error(error)}")
         self._target_index += 1
         if self._target_index < len(self._targets):
             self._connect()
@@ -169,8 +156,9 @@ class ConfirmingPublisher:
 
     def _on_channel_closed(self, _channel: Any, reason: BaseException) -> None:
         self._channel = None
-        if not self._done:
-            self._fail(f"channel closed by the broker: {describe_close(reason)}")
+        # A closing connection closes its channels first; _on_closed reports that cause.
+        if not self._done and isinstance(reason, pika.exceptions.ChannelClosedByBroker):
+            self._fail(f"channel closed by the broker: {describe_amqp_error(reason)}")
         if self._connection is not None and not (
             self._connection.is_closing or self._connection.is_closed
         ):
@@ -184,7 +172,7 @@ class ConfirmingPublisher:
                     "for longer than the blocked timeout; giving up"
                 )
             else:
-                self._fail(f"connection lost: {describe_close(reason)}")
+                self._fail(f"connection lost: {describe_amqp_error(reason)}")
         self._ioloop.stop()
 
     def _on_connection_blocked(self, _connection: Any, frame: Any) -> None:

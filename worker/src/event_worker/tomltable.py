@@ -207,11 +207,19 @@ class Table:
 
     # -- completion ------------------------------------------------------------------------
 
+    def allow(self, *keys: str) -> None:
+        """Fail on the first key not in ``keys`` (called first, so a misspelt key is reported
+        as unknown rather than its intended name as missing)."""
+        self._reject_unknown(set(keys))
+
     def finish(self) -> None:
         """Fail on the first key that no getter consumed."""
+        self._reject_unknown(self._seen)
+
+    def _reject_unknown(self, known: set[str]) -> None:
         for key in self._data:
-            if key not in self._seen:
-                hint = difflib.get_close_matches(key, sorted(self._seen), n=1)
+            if key not in known:
+                hint = difflib.get_close_matches(key, sorted(known), n=1)
                 suggestion = f" (did you mean {self.key_path(hint[0])!r}?)" if hint else ""
                 raise ConfigError(f"{self.key_path(key)}: unknown key{suggestion}")
 

@@ -24,7 +24,7 @@ import pika.exceptions
 from pika.adapters.select_connection import IOLoop
 
 from event_worker.backoff import Backoff
-from event_worker.broker import connection_parameters, describe_target
+from event_worker.broker import connection_parameters, describe_amqp_error, describe_target
 from event_worker.config import WorkerConfig
 from event_worker.consumer import ConsumerSession, Delivery, Settlement
 from event_worker.decoding import InvalidEvent, decode_event_body, event_id_of
@@ -91,34 +91,17 @@ class CompletionInbox:
 
 
 def describe_error(error: BaseException | None, queue: str, vhost: str) -> str:
-    """One line explaining why a connection or channel ended."""
-    if error is None:
-        return "closed"
+    """One line explaining why a connection or channel ended, with a hint where useful."""
+    text = describe_amqp_error(error)
     if isinstance(error, pika.exceptions.ChannelClosedByBroker):
-        code, text = error.reply_code, error.reply_text
-        if code == 404:
+        if error.reply_code == 404:
             return (
-                f"{text} (404): the topology for queue {queue!r} is missing in vhost {vhost!r}; "
+                f"{text}: the topology for queue {queue!r} is missing in vhost {vhost!r}; "
                 "has the topology been declared?"
             )
-        if code == 403:
-            return f"{text} (403): check the user's permissions in vhost {vhost!r}"
-        return f"channel closed by broker: {text} ({code})"
-    if isinstance(error, pika.exceptions.ConnectionClosedByBroker):
-        return f"connection closed by broker: {error.reply_text} ({error.reply_code})"
-    if isinstance(
-        error,
-        pika.exceptions.ProbableAuthenticationError
-        | pika.exceptions.AuthenticationError
-        | pika.exceptions.ProbableAccessDeniedError,
-    ):
-        return f"login refused ({type(error).__name__}): check username, password and vhost"
-    if isinstance(error, pika.exceptions.AMQPConnectionError) and error.args:
-        inner = error.args[0]
-        if isinstance(inner, BaseException):
-            return f"{type(inner).__name__}: {inner}"
-    text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+        if error.reply_code == 403:
+            return f"{text}: check the user's permissions in vhost {vhost!r}"
+    return text
 
 
 class Worker:

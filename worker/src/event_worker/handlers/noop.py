@@ -22,5 +22,6 @@ class NoopOptions:
 
 
 def parse_options(table: Table) -> NoopOptions:
+    table.allow()
     table.finish()
     return NoopOptions()

@@ -39,6 +39,7 @@ class OrdersOptions:
 
 
 def parse_options(table: Table) -> OrdersOptions:
+    table.allow("work_seconds")
     options = OrdersOptions(work_seconds=table.number("work_seconds", 2.0, minimum=0.0))
     table.finish()
     return options

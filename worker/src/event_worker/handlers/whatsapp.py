@@ -155,6 +155,7 @@ class WhatsAppOptions:
 
 
 def parse_options(table: Table) -> WhatsAppOptions:
+    table.allow("sender", "work_seconds", "api_url", "token_file", "timeout")
     sender = table.choice("sender", ("log", "http"), "log")
     work_seconds = table.number("work_seconds", 1.0, minimum=0.0)
     if sender == "log":

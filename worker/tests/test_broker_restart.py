@@ -1,0 +1,60 @@
+"""A broker restart in the middle of a stream: the worker reconnects by itself, nothing is lost."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import StartWorker
+from support import Vhost, amqp_url, run_publish
+
+pytestmark = [pytest.mark.broker, pytest.mark.slow]
+
+EVENTS = 1000
+
+
+def test_every_event_is_processed_at_least_once_across_a_broker_restart(
+    vhost: Vhost, start_worker: StartWorker
+) -> None:
+    published = run_publish(
+        "--url",
+        amqp_url(vhost.broker, vhost.name),
+        "--exchange",
+        "events",
+        "--routing-key",
+        "order.created",
+        "--count",
+        str(EVENTS),
+        "--window",
+        "100",
+        '{"event_id":"restart","order_id":1,"event":"order.created"}',
+    )
+    assert published.returncode == 0, published.stderr
+    assert f"published {EVENTS}, confirmed {EVENTS}" in published.stderr
+    expected = {f"restart-{n}" for n in range(1, EVENTS + 1)}
+
+    config = vhost.worker_config(
+        options={"work_seconds": 0.05}, overrides={"consumer": {"prefetch": 10}}
+    )
+    worker = start_worker(config)
+    worker.wait_for_events(lambda e: e["outcome"] == "acked", count=100, timeout=30)
+
+    vhost.broker.restart()  # SIGTERM to the node, then a fresh start on the same data dir
+
+    worker.wait_for_line("Reconnected to", timeout=60)
+    remaining = set(expected)
+
+    def all_acked(_lines: list[str]) -> bool:
+        remaining.difference_update(
+            e["event_id"] for e in worker.event_log if e["outcome"] == "acked"
+        )
+        return not remaining
+
+    worker.wait_for(all_acked, timeout=90, what="every event acked")
+    output = worker.output()
+    assert "Connection to 127.0.0.1" in output
+    assert "lost" in output
+    assert "Reconnected to 127.0.0.1" in output
+    acked = [e["event_id"] for e in worker.events() if e["outcome"] == "acked"]
+    assert set(acked) == expected  # nothing unexpected, nothing missing (duplicates allowed)
+    assert vhost.queue_totals("order.events") == (0, 0)
+    assert worker.process.poll() is None
