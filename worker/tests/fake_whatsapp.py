@@ -27,6 +27,8 @@ class FakeWhatsApp:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.statuses: dict[str, int] = {}
+        self.echo_auth = False
+        """Echo the Authorization header in error bodies (to test token scrubbing)."""
         self._cond = threading.Condition()
         api = self
 
@@ -44,7 +46,10 @@ class FakeWhatsApp:
                 if status < 400:
                     payload = {"messages": [{"id": "wamid.test"}]}
                 else:
-                    payload = {"error": {"message": f"simulated {status}", "code": status}}
+                    message = f"simulated {status}"
+                    if api.echo_auth:
+                        message += f" for {self.headers.get('Authorization')}"
+                    payload = {"error": {"message": message, "code": status}}
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
