@@ -20,6 +20,7 @@ import pika
 import pika.exceptions
 
 from helpers import wait_until
+from tls_certs import make_certificates
 
 RABBITMQ_BIN = Path(os.environ.get("RABBITMQ_BIN_DIR", "/usr/lib/rabbitmq/bin"))
 START_TIMEOUT = 90.0
@@ -50,6 +51,7 @@ class RabbitBroker:
             )
         self.base_dir = base_dir
         self.amqp_port = free_port()
+        self.amqps_port = free_port()
         self.dist_port = free_port()
         self.epmd_port = free_port()
         self.node = f"evtest{os.getpid()}@localhost"
@@ -59,8 +61,16 @@ class RabbitBroker:
         (base_dir / "home").chmod(0o700)
         (base_dir / "enabled_plugins").write_text("[].\n")
         (base_dir / "rabbitmq-env.conf").write_text("")
+        self.certificates = make_certificates(base_dir / "tls")
+        certs = self.certificates
         (base_dir / "rabbitmq.conf").write_text(
             f"listeners.tcp.default = 127.0.0.1:{self.amqp_port}\n"
+            f"listeners.ssl.default = 127.0.0.1:{self.amqps_port}\n"
+            f"ssl_options.cacertfile = {certs.ca}\n"
+            f"ssl_options.certfile = {certs.server_cert}\n"
+            f"ssl_options.keyfile = {certs.server_key}\n"
+            "ssl_options.verify = verify_peer\n"
+            "ssl_options.fail_if_no_peer_cert = false\n"
             # The suite runs on small CI disks; the default 50 MB limit is not the subject here.
             "disk_free_limit.absolute = 1MB\n"
             "log.file.level = info\n"

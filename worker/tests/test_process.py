@@ -17,7 +17,7 @@ from conftest import StartWorker
 from helpers import wait_until
 from rabbit_broker import free_port
 from support import Vhost
-from topology import WorkQueue, add_policies, declare_work_queue
+from topology import ORDERS, WorkQueue, add_policies, declare_work_queue
 
 pytestmark = pytest.mark.broker
 
@@ -268,3 +268,33 @@ def _non_loopback_address() -> str:
     except OSError:
         return "127.0.0.2"
     return address if address != "127.0.0.1" else "127.0.0.2"
+
+
+def test_a_deleted_queue_cancels_the_consumer_and_the_worker_waits_for_it_to_return(
+    vhost: Vhost, start_worker: StartWorker
+) -> None:
+    worker = start_worker(vhost.worker_config())
+    channel = vhost.channel
+    channel.queue_delete("order.events")
+    worker.wait_for_line("Consumer cancelled by the broker")
+    worker.wait_for_line("NOT_FOUND")
+    declare_work_queue(channel, ORDERS)
+    channel.queue_bind("order.events", "events", routing_key="order.*")
+    channel.close()
+    worker.wait_for_line("Reconnected to", timeout=15)
+    vhost.publish("events", "order.created", {"order_id": 8, "event": "order.created"})
+    worker.wait_for_events(lambda e: e["outcome"] == "acked")
+
+
+def test_sigterm_while_waiting_to_reconnect_exits_at_once(
+    vhost: Vhost, start_worker: StartWorker
+) -> None:
+    config = vhost.worker_config(
+        queue=WorkQueue("never.there"),
+        overrides={"reconnect": {"initial_delay": 30.0, "max_delay": 60.0}},
+    )
+    worker = start_worker(config, ready=False)
+    worker.wait_for_line("NOT_FOUND")
+    worker.terminate()
+    assert worker.wait(timeout=10) == 0
+    assert "Worker stopped" in worker.output()

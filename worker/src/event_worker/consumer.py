@@ -36,6 +36,10 @@ from event_worker.policy import (
 LOG = logging.getLogger(__name__)
 
 
+class ConsumerCancelled(Exception):
+    """The broker sent basic.cancel for our consumer."""
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """A message as it arrived, kept untouched for republishing."""
@@ -180,6 +184,7 @@ class ConsumerSession:
         self._channel = channel
         channel.add_on_close_callback(self._on_channel_closed)
         channel.add_on_return_callback(self._on_return)
+        channel.add_on_cancel_callback(self._on_cancelled_by_broker)
         channel.confirm_delivery(ack_nack_callback=self._on_confirm, callback=self._on_confirm_ok)
 
     def _on_confirm_ok(self, _frame: Any) -> None:
@@ -346,6 +351,17 @@ class ConsumerSession:
         if self._state == self.CANCELLING:
             self._state = self.CANCELLED
         self._listener.on_progress(self)
+
+    def _on_cancelled_by_broker(self, _frame: Any) -> None:
+        """The broker cancelled our consumer (queue deleted, node down): start over."""
+        LOG.warning(
+            "Consumer cancelled by the broker (was queue %r deleted?)", self._consumer.queue
+        )
+        if self._close_reason is None:
+            self._close_reason = ConsumerCancelled(
+                f"consumer of queue {self._consumer.queue!r} cancelled by the broker"
+            )
+        self.close()
 
     def close(self) -> None:
         if self._state in (self.CLOSING, self.CLOSED):
