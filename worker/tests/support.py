@@ -208,7 +208,10 @@ class Vhost:
                 "dead_letter_exchange": queue.dead_letter_exchange,
                 "shutdown_timeout": 20,
             },
-            "handler": {"name": handler, "options": dict(options or {"work_seconds": 0.0})},
+            "handler": {
+                "name": handler,
+                "options": dict(options if options is not None else {"work_seconds": 0.0}),
+            },
             "metrics": {"port": 0},
             "reconnect": {"initial_delay": 0.2, "max_delay": 1.0},
         }

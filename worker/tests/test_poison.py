@@ -78,3 +78,38 @@ def test_structured_log_line_names_the_dead_letter_reason(
     # The line is one JSON document, as journald will store it.
     line = next(line for line in worker.snapshot() if '"bad-1"' in line)
     assert json.loads(line) == event
+
+
+def test_an_unroutable_dead_letter_publish_falls_back_to_reject_without_requeue(
+    vhost: Vhost, start_worker: StartWorker
+) -> None:
+    # Break the topology: the dead-letter exchange exists but routes nowhere, so the worker's
+    # mandatory publish comes back.  The worker must not ack (the copy is lost) nor requeue
+    # (poison loop): it rejects with requeue=False, handing the message to the queue's policy DLX.
+    channel = vhost.channel
+    channel.queue_unbind(ORDERS.dead_letter_queue, ORDERS.dead_letter_exchange)
+    channel.exchange_declare("fallback.dlx", "fanout", durable=True)
+    channel.queue_declare("fallback.dlq", durable=True)
+    channel.queue_bind("fallback.dlq", "fallback.dlx")
+    channel.close()
+    vhost.broker.ctl(
+        "set_policy", "-p", vhost.name, "--apply-to", "queues", "--priority", "1",
+        "order.events.fallback", "^order\\.events$", '{"dead-letter-exchange":"fallback.dlx"}',
+    )  # fmt: skip
+    worker = start_worker(vhost.worker_config())
+
+    vhost.publish("events", "order.created", b"not json", message_id="lost?")
+    (event,) = worker.wait_for_events(lambda e: e["outcome"] == "dead_lettered")
+    assert event["reason"].startswith("invalid_json: ")
+    assert "returned unroutable" in event["reason"]
+    assert "rejected to the queue's dead-letter exchange" in event["reason"]
+
+    vhost.wait_for_messages("fallback.dlq", 1, timeout=10)
+    ((_method, properties, body),) = vhost.drain("fallback.dlq")
+    assert body == b"not json"
+    assert properties.message_id == "lost?"
+    assert properties.headers["x-death"][0]["reason"] == "rejected"
+    assert vhost.queue_totals("order.events") == (0, 0)
+
+    vhost.publish("events", "order.created", {"order_id": 1, "event": "order.created"})
+    worker.wait_for_events(lambda e: e["outcome"] == "acked")
