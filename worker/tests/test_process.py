@@ -298,3 +298,18 @@ def test_sigterm_while_waiting_to_reconnect_exits_at_once(
     worker.terminate()
     assert worker.wait(timeout=10) == 0
     assert "Worker stopped" in worker.output()
+
+
+def test_a_taken_metrics_port_is_a_clear_startup_failure(
+    vhost: Vhost, start_worker: StartWorker
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        worker = start_worker(
+            vhost.worker_config(overrides={"metrics": {"port": port}}), ready=False
+        )
+        assert worker.wait(timeout=15) == 1
+    assert f"Cannot serve metrics on 127.0.0.1:{port}" in worker.output()
+    assert "Traceback" not in worker.output()

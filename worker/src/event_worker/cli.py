@@ -58,10 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     configure_logging(getattr(logging, args.log_level))
     try:
-        worker = Worker(config)
-        return worker.run()
-    except OSError as exc:
-        LOG.error("event-worker failed to start: %s", exc)
+        return Worker(config).run()
+    except Exception:
+        # A bug, not an operating condition: log it, exit non-zero, let systemd restart us.
+        # Unacked deliveries go back to the queue when the connection drops with the process.
+        LOG.exception("event-worker crashed")
         return EXIT_FAILURE
 
 

@@ -46,10 +46,6 @@ class Table:
         self._path = path
         self._seen: set[str] = set()
 
-    @property
-    def path(self) -> str:
-        return self._path
-
     def key_path(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
 
@@ -116,12 +112,6 @@ class Table:
             raise self.error(key, f"must be greater than 0, got {value}")
         self._check_range(key, number, minimum, maximum)
         return number
-
-    def boolean(self, key: str, default: bool | _Missing = REQUIRED) -> bool:
-        value = self._get(key, default)
-        if not isinstance(value, bool):
-            raise self.error(key, f"expected true or false, got {_describe(value)}")
-        return value
 
     def string_list(self, key: str, default: list[str] | _Missing = REQUIRED) -> list[str]:
         value = self._get(key, default)
@@ -200,10 +190,6 @@ class Table:
     def table_or_empty(self, key: str) -> Table:
         found = self.table(key)
         return found if found is not None else Table({}, self.key_path(key))
-
-    def raw(self, key: str) -> object:
-        self._seen.add(key)
-        return self._data.get(key)
 
     # -- completion ------------------------------------------------------------------------
 

@@ -146,13 +146,15 @@ class Worker:
     def run(self) -> int:
         """Run until stopped; return the process exit code."""
         server = None
-        if self._config.metrics.enabled:
-            server = self._metrics.serve(self._config.metrics.address, self._config.metrics.port)
-            LOG.info(
-                "Metrics on http://%s:%d/metrics",
-                self._config.metrics.address,
-                self._config.metrics.port,
-            )
+        metrics = self._config.metrics
+        if metrics.enabled:
+            try:
+                server = self._metrics.serve(metrics.address, metrics.port)
+            except OSError as exc:
+                LOG.error("Cannot serve metrics on %s:%d: %s", metrics.address, metrics.port, exc)
+                self._ioloop.close()
+                return 1
+            LOG.info("Metrics on http://%s:%d/metrics", metrics.address, metrics.port)
         self._pool = HandlerPool(self._consumer.prefetch)
         previous = self._install_signal_handlers()
         try:
