@@ -21,6 +21,7 @@ from event_worker.errors import PermanentError
 from event_worker.handlers.base import Event
 from event_worker.handlers.orders import OrdersHandler
 from event_worker.handlers.whatsapp import HttpSender, LogSender, SenderError, WhatsAppHandler
+from event_worker.handling import Completion, CompletionInbox
 from event_worker.logsetup import LineFormatter
 from event_worker.policy import (
     Ack,
@@ -37,7 +38,6 @@ from event_worker.policy import (
 )
 from event_worker.publish_cli import UsageError, generate_messages, redact_url, split_documents
 from event_worker.sdnotify import Notifier, socket_address, watchdog_interval
-from event_worker.worker import Completion, CompletionInbox
 from fake_whatsapp import FakeWhatsApp
 
 # -- ack coalescing ----------------------------------------------------------------------------

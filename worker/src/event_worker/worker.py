@@ -11,13 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import signal
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from types import FrameType
 from typing import Any
 
 import pika.exceptions
@@ -27,67 +20,18 @@ from event_worker.backoff import Backoff
 from event_worker.broker import connection_parameters, describe_amqp_error, describe_target
 from event_worker.config import WorkerConfig
 from event_worker.consumer import ConsumerSession, Delivery, Settlement
-from event_worker.decoding import InvalidEvent, decode_event_body, event_id_of
-from event_worker.errors import PermanentError
-from event_worker.handlers.base import Event, Handler
+from event_worker.handlers.base import Handler
+from event_worker.handling import Completion, CompletionInbox, Handled, handle_delivery
 from event_worker.metrics import WorkerMetrics
-from event_worker.policy import (
-    DeadLetter,
-    Decision,
-    Failed,
-    Outcome,
-    Rejected,
-    Retry,
-    Succeeded,
-    decide,
-    original_routing_key,
-    read_retry_count,
-)
+from event_worker.policy import DeadLetter, Decision, Retry, decide
 from event_worker.pool import HandlerPool
 from event_worker.sdnotify import Notifier
+from event_worker.signals import SignalPipe
 
 LOG = logging.getLogger(__name__)
 EVENT_LOG = logging.getLogger("event_worker.events")
 
 FORCED_EXIT_GRACE = 5.0
-
-
-@dataclass(frozen=True, slots=True)
-class Completion:
-    session: ConsumerSession
-    delivery: Delivery
-    outcome: Outcome
-    event_id: str | None
-    routing_key: str
-    retry_count: int
-    duration: float
-
-
-class CompletionInbox:
-    """Collects results from pool threads; at most one drain callback is pending at a time."""
-
-    def __init__(self, schedule: Callable[[Callable[[], None]], None]) -> None:
-        self._schedule = schedule
-        self._lock = threading.Lock()
-        self._items: list[Completion] = []
-        self._scheduled = False
-        self.on_batch: Callable[[list[Completion]], None] = lambda _items: None
-
-    def put(self, item: Completion) -> None:
-        """Called from pool threads."""
-        with self._lock:
-            self._items.append(item)
-            if self._scheduled:
-                return
-            self._scheduled = True
-        self._schedule(self._drain)
-
-    def _drain(self) -> None:
-        """Runs on the I/O thread."""
-        with self._lock:
-            items, self._items = self._items, []
-            self._scheduled = False
-        self.on_batch(items)
 
 
 def describe_error(error: BaseException | None, queue: str, vhost: str) -> str:
@@ -135,7 +79,7 @@ class Worker:
         self._exit_code = 0
         self._reconnect_timer: Any = None
         self._shutdown_timer: Any = None
-        self._signal_fds: tuple[int, int] | None = None
+        self._signals = SignalPipe(self._ioloop, self.request_stop)
 
     @property
     def metrics(self) -> WorkerMetrics:
@@ -156,14 +100,14 @@ class Worker:
                 return 1
             LOG.info("Metrics on http://%s:%d/metrics", metrics.address, metrics.port)
         self._pool = HandlerPool(self._consumer.prefetch)
-        previous = self._install_signal_handlers()
+        self._signals.install()
         try:
             if self._notifier.watchdog_interval is not None:
                 self._ioloop.call_later(0, self._watchdog_ping)
             self._ioloop.call_later(0, self._connect)
             self._ioloop.start()
         finally:
-            self._restore_signal_handlers(previous)
+            self._signals.restore()
             self._pool.shutdown()
             if server is not None:
                 server.shutdown()
@@ -317,41 +261,9 @@ class Worker:
     # -- handling (pool threads) -------------------------------------------------------------
 
     def _process(self, session: ConsumerSession, delivery: Delivery) -> None:
-        started = time.monotonic()
-        properties = delivery.properties
-        headers = properties.headers
-        retry_count = read_retry_count(headers)
-        routing_key = original_routing_key(headers, delivery.routing_key)
-        event_id: str | None = properties.message_id or None
-        outcome: Outcome
-        try:
-            body = decode_event_body(
-                delivery.body, self._consumer.max_body_bytes, self._handler.required_fields
-            )
-            event_id = event_id_of(body, properties.message_id)
-            event = Event(
-                body=body,
-                routing_key=routing_key,
-                event_id=event_id,
-                retry_count=retry_count,
-                redelivered=delivery.redelivered,
-            )
-            self._handler.handle(event)
-            outcome = Succeeded()
-        except InvalidEvent as exc:
-            outcome = Rejected(exc.kind, exc.reason)
-        except PermanentError as exc:
-            outcome = Failed(type(exc).__name__, str(exc), permanent=True)
-            LOG.warning("Event %s failed permanently: %s", event_id, outcome.text)
-        except BaseException as exc:
-            outcome = Failed(type(exc).__name__, str(exc), permanent=False)
-            LOG.warning("Event %s failed: %s", event_id, outcome.text)
-            LOG.debug("Handler traceback", exc_info=True)
-        duration = time.monotonic() - started
-        self._metrics.duration.observe(duration)
-        self._inbox.put(
-            Completion(session, delivery, outcome, event_id, routing_key, retry_count, duration)
-        )
+        handled = handle_delivery(self._handler, delivery, self._consumer.max_body_bytes)
+        self._metrics.duration.observe(handled.duration)
+        self._inbox.put(Completion(session, delivery, handled))
 
     # -- settling (I/O thread) ---------------------------------------------------------------
 
@@ -365,8 +277,9 @@ class Worker:
             if not session.can_settle:
                 orphaned += 1
                 continue
-            decision = decide(item.outcome, item.retry_count, self._consumer.retry_limit)
-            settlement = self._settlement(item, decision)
+            handled = item.handled
+            decision = decide(handled.outcome, handled.retry_count, self._consumer.retry_limit)
+            settlement = self._settlement(handled, decision)
             session.settle(item.delivery, decision, settlement)
             touched[id(session)] = session
         for session in touched.values():
@@ -380,27 +293,27 @@ class Worker:
         self._check_shutdown()
 
     @staticmethod
-    def _settlement(item: Completion, decision: Decision) -> Settlement:
+    def _settlement(handled: Handled, decision: Decision) -> Settlement:
         if isinstance(decision, Retry):
             return Settlement(
-                item.event_id,
-                item.routing_key,
+                handled.event_id,
+                handled.routing_key,
                 "retried",
-                item.duration,
+                handled.duration,
                 reason=decision.last_error,
                 retry_count=decision.retry_count,
             )
         if isinstance(decision, DeadLetter):
             return Settlement(
-                item.event_id,
-                item.routing_key,
+                handled.event_id,
+                handled.routing_key,
                 "dead_lettered",
-                item.duration,
+                handled.duration,
                 reason=decision.reason,
                 category=decision.category,
                 retry_count=decision.retry_count,
             )
-        return Settlement(item.event_id, item.routing_key, "acked", item.duration)
+        return Settlement(handled.event_id, handled.routing_key, "acked", handled.duration)
 
     # -- shutdown ----------------------------------------------------------------------------
 
@@ -453,44 +366,3 @@ class Worker:
             return
         self._notifier.watchdog()
         self._ioloop.call_later(interval, self._watchdog_ping)
-
-    # -- signals -----------------------------------------------------------------------------
-
-    def _install_signal_handlers(self) -> dict[int, Any]:
-        """Route SIGTERM/SIGINT through a wakeup pipe into the I/O loop (no locks in handlers)."""
-        read_fd, write_fd = os.pipe()
-        os.set_blocking(read_fd, False)
-        os.set_blocking(write_fd, False)
-        self._signal_fds = (read_fd, write_fd)
-        previous: dict[int, Any] = {}
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            previous[signum] = signal.signal(signum, _ignore_signal)
-        previous[-1] = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
-        self._ioloop.add_handler(read_fd, self._on_signal_fd, self._ioloop.READ)
-        return previous
-
-    def _restore_signal_handlers(self, previous: dict[int, Any]) -> None:
-        signal.set_wakeup_fd(previous.pop(-1))
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        if self._signal_fds is not None:
-            self._ioloop.remove_handler(self._signal_fds[0])
-            for fd in self._signal_fds:
-                os.close(fd)
-            self._signal_fds = None
-
-    def _on_signal_fd(self, fd: int, _events: int) -> None:
-        try:
-            data = os.read(fd, 64)
-        except BlockingIOError:
-            return
-        for signum in data:
-            try:
-                name = signal.Signals(signum).name
-            except ValueError:
-                name = f"signal {signum}"
-            self.request_stop(f"Received {name}")
-
-
-def _ignore_signal(_signum: int, _frame: FrameType | None) -> None:
-    """The real work happens in the I/O loop, woken by the signal wakeup fd."""
