@@ -55,9 +55,7 @@ def test_guest_absent_admin_present(host):
     users = json.loads(host.check_output("rabbitmqctl list_users --formatter json"))
     tags = {user["user"]: user["tags"] for user in users}
     assert "guest" not in tags
-    assert tags[host.ansible.get_variables().get("rabbitmq_server_admin_user", "admin")] == [
-        "administrator"
-    ]
+    assert tags[host.ansible.get_variables().get("rabbitmq_server_admin_user", "admin")] == ["administrator"]
 
 
 def test_open_files_limit_in_effect(host):
@@ -70,8 +68,7 @@ def test_open_files_limit_in_effect(host):
     pid = host.check_output("systemctl show -P MainPID rabbitmq-server")
     ceiling = int(host.check_output("sh -c 'ulimit -Hn'"))
     line = next(
-        row for row in host.file(f"/proc/{pid}/limits").content_string.splitlines()
-        if row.startswith("Max open files")
+        row for row in host.file(f"/proc/{pid}/limits").content_string.splitlines() if row.startswith("Max open files")
     )
     assert int(line.split()[3]) == min(configured, ceiling)
 
@@ -84,16 +81,12 @@ def test_memory_watermark_in_effect(host):
 def test_testqueue_round_trip(host):
     """The tutorial's baseline: declare, publish through amq.default, get 'hello world'."""
     try:
-        assert host.check_output(
-            "rabbitmqadmin declare queue name=testqueue durable=false"
-        ) == "queue declared"
-        assert host.check_output(
-            "rabbitmqadmin publish exchange=amq.default routing_key=testqueue "
-            "payload='hello world'"
-        ) == "Message published"
-        rows = json.loads(
-            host.check_output("rabbitmqadmin -f raw_json get queue=testqueue ackmode=ack_requeue_false")
+        assert host.check_output("rabbitmqadmin declare queue name=testqueue durable=false") == "queue declared"
+        assert (
+            host.check_output("rabbitmqadmin publish exchange=amq.default routing_key=testqueue payload='hello world'")
+            == "Message published"
         )
+        rows = json.loads(host.check_output("rabbitmqadmin -f raw_json get queue=testqueue ackmode=ack_requeue_false"))
         assert len(rows) == 1
         assert rows[0]["routing_key"] == "testqueue"
         assert rows[0]["payload"] == "hello world"

@@ -123,10 +123,22 @@ def expand(
         ]
         out_queues += [_queue({"name": dlq, **side}, settings), _queue({"name": retry, **side}, settings)]
         out_bindings += [
-            {"source": dlx, "destination": dlq, "destination_type": "queue", "routing_key": "",
-             "arguments": {}, "vhost": qvhost},
-            {"source": retry, "destination": retry, "destination_type": "queue", "routing_key": "",
-             "arguments": {}, "vhost": qvhost},
+            {
+                "source": dlx,
+                "destination": dlq,
+                "destination_type": "queue",
+                "routing_key": "",
+                "arguments": {},
+                "vhost": qvhost,
+            },
+            {
+                "source": retry,
+                "destination": retry,
+                "destination_type": "queue",
+                "routing_key": "",
+                "arguments": {},
+                "vhost": qvhost,
+            },
         ]
         work_policy = {"dead-letter-exchange": dlx, **dict(spec.get("policy") or {})}
         if queue["type"] == "quorum" and settings.get("delivery_limit"):
@@ -154,8 +166,8 @@ def expand(
             },
         ]
 
-    _check_unique("exchange", out_exchanges)
     _check_unique("queue", out_queues)
+    _check_unique("exchange", out_exchanges)
     _check_unique("policy", out_policies)
     _check_references(out_exchanges, out_queues, out_bindings)
     vhosts = sorted({vhost, *(o["vhost"] for o in out_exchanges + out_queues + out_policies)})

@@ -1,0 +1,47 @@
+# One entry point for the kit's chores. `make help` lists them.
+SHELL := /bin/bash
+VENV ?= .venv
+DISTROS ?= debian13 debian12
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: help venv testbed lint test test-unit test-worker test-molecule
+
+help:
+	@echo "make test           lint + every test (what CI runs)"
+	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
+	@echo "make test-unit      controller-side tests: variables, role logic (no hosts)"
+	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
+	@echo "make test-molecule  molecule default scenario on DISTROS=\"$(DISTROS)\""
+	@echo "make testbed        docker daemon + systemd base images (root)"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.txt worker/pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e worker
+	touch $@
+
+testbed:
+	testbed/prepare.sh $(DISTROS)
+
+lint: venv
+	yamllint --strict .
+	ansible-lint
+	ruff check . worker
+	ruff format --check . worker
+	cd worker && mypy
+
+test-unit: venv
+	pytest -q tests
+
+test-worker: venv
+	cd worker && pytest -q
+
+test-molecule: venv testbed
+	set -e; for distro in $(DISTROS); do \
+	  echo "=== molecule default on $$distro"; \
+	  MOLECULE_DISTRO=$$distro molecule test -s default; \
+	done
+
+test: lint test-unit test-worker test-molecule

@@ -1,0 +1,86 @@
+"""Playbooks run against the converged host: drift refusal and the guarded teardown.
+
+They run ansible-playbook with the scenario's own inventory, as an operator would.
+"""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).parents[3]))
+
+
+def playbook(name, *extra):
+    """Run a playbook; return (exit code, stdout and stderr together)."""
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / "playbooks" / name), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
+    )
+    return result.returncode, result.stdout
+
+
+def live_queue(admin, name):
+    return next((q for q in admin.json("list queues") if q["name"] == name), None)
+
+
+def test_drift_fails_naming_queue_property_values_and_migration(admin):
+    # A queue that exists as classic, holding a message; the topology now wants it quorum.
+    admin.run("declare queue name=drift.probe durable=true")
+    admin.run("publish exchange=amq.default routing_key=drift.probe payload=keep-me")
+    wanted = {
+        "rabbitmq_topology_queues": [{"name": "drift.probe", "type": "quorum", "dead_letter": False}],
+        "rabbitmq_topology_bindings": [],
+    }
+    try:
+        code, out = playbook("topology.yml", "-e", json.dumps(wanted))
+        assert code != 0
+        assert "queue 'drift.probe' (vhost '/'): type is 'classic' on the broker but the topology wants 'quorum'" in out
+        assert "To migrate" in out
+        assert "Nothing was changed" in out
+        queue = live_queue(admin, "drift.probe")
+        assert queue["type"] == "classic"
+        assert admin.depth("drift.probe") == 1
+    finally:
+        admin.run("delete queue name=drift.probe")
+
+
+def test_drift_in_durability_and_arguments_is_refused(admin):
+    admin.run("declare queue name=drift.probe durable=false arguments='{\"x-max-length\": 10}'")
+    wanted = {
+        "rabbitmq_topology_queues": [{"name": "drift.probe", "dead_letter": False}],
+        "rabbitmq_topology_bindings": [],
+    }
+    try:
+        code, out = playbook("topology.yml", "-e", json.dumps(wanted))
+        assert code != 0
+        assert "durable is False on the broker but the topology wants True" in out
+        assert "arguments is {'x-max-length': 10} on the broker but the topology wants {}" in out
+    finally:
+        admin.run("delete queue name=drift.probe")
+
+
+def test_teardown_refuses_without_confirmation(admin):
+    code, out = playbook("teardown.yml")
+    assert code != 0
+    assert "missing required arguments: rabbitmq_topology_teardown_confirm" in out
+    assert live_queue(admin, "order.events") is not None
+
+
+def test_teardown_removes_the_topology_and_site_restores_it(admin):
+    code, out = playbook("teardown.yml", "-e", "rabbitmq_topology_teardown_confirm=yes")
+    assert code == 0, out
+    names = {q["name"] for q in admin.json("list queues")}
+    assert not names & {"order.events", "whatsapp.notifications", "testqueue", "order.events.dlq"}
+    exchanges = {e["name"] for e in admin.json("list exchanges")}
+    assert not exchanges & {"events", "notifications"}
+    # Declaring it again is the topology playbook's first run all over.
+    code, out = playbook("topology.yml")
+    assert code == 0, out
+    assert live_queue(admin, "order.events") is not None

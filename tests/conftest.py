@@ -1,0 +1,51 @@
+"""Controller-side tests: playbooks and role logic, with no host to touch."""
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A host that does not exist: if a play ever tried to reach it, the run would
+# report it unreachable. Variable errors must stop every play before that.
+NOWHERE_INVENTORY = """
+[rabbitmq]
+nowhere ansible_connection=community.docker.docker ansible_host=rabbitmq-kit-no-such-container
+[workers]
+nowhere
+"""
+
+
+@pytest.fixture(scope="session")
+def nowhere_inventory(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inventory") / "nowhere.ini"
+    path.write_text(NOWHERE_INVENTORY)
+    return path
+
+
+@pytest.fixture
+def run_playbook(nowhere_inventory):
+    """Run a playbook against the unreachable host; return (exit code, combined output)."""
+
+    def run(playbook, *extra_args):
+        env = dict(
+            os.environ,
+            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
+            ANSIBLE_NOCOLOR="1",
+            ANSIBLE_FORCE_COLOR="0",
+        )
+        result = subprocess.run(
+            ["ansible-playbook", "-i", str(nowhere_inventory), str(ROOT / playbook), *extra_args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        return result.returncode, result.stdout
+
+    return run
