@@ -160,6 +160,19 @@ class Vhost:
                 return int(parts[1]), int(parts[2])
         raise KeyError(queue)
 
+    def wait_until_settled(self, queue: str, timeout: float = 10.0) -> None:
+        """Wait until ``queue`` holds no ready and no unacked messages (acks travel async)."""
+        totals: list[tuple[int, int]] = []
+
+        def settled() -> bool:
+            totals.append(self.queue_totals(queue))
+            return totals[-1] == (0, 0)
+
+        try:
+            wait_until(settled, timeout, interval=0.1, what=f"{queue} to be empty")
+        except TimeoutError:
+            raise AssertionError(f"{queue} (ready, unacked) is still {totals[-1]}") from None
+
     def drain(self, queue: str) -> list[tuple[Any, Any, bytes]]:
         """Take every ready message off ``queue``: (method, properties, body) tuples."""
         channel = self.channel

@@ -59,7 +59,7 @@ def test_each_poison_input_is_dead_lettered_with_its_reason_and_the_worker_keeps
         assert properties.content_type == "application/json"
         assert "x-retry-count" not in headers, "poison is never retried"
     # Nothing left behind: no requeue loop, nothing in the retry queue.
-    assert vhost.queue_totals("order.events") == (0, 0)
+    vhost.wait_until_settled("order.events")
     assert vhost.ready_count(ORDERS.retry_queue) == 0
     assert worker.process.poll() is None
 
@@ -109,7 +109,7 @@ def test_an_unroutable_dead_letter_publish_falls_back_to_reject_without_requeue(
     assert body == b"not json"
     assert properties.message_id == "lost?"
     assert properties.headers["x-death"][0]["reason"] == "rejected"
-    assert vhost.queue_totals("order.events") == (0, 0)
+    vhost.wait_until_settled("order.events")
 
     vhost.publish("events", "order.created", {"order_id": 1, "event": "order.created"})
     worker.wait_for_events(lambda e: e["outcome"] == "acked")

@@ -40,7 +40,7 @@ def test_kill_9_during_processing_redelivers_to_a_restarted_worker(
     fast = start_worker(vhost.worker_config(options={"work_seconds": 0.0}, filename="fast.toml"))
     (event,) = fast.wait_for_events(lambda e: e["event_id"] == "k9" and e["outcome"] == "acked")
     assert event["routing_key"] == "order.created"
-    assert vhost.queue_totals("order.events") == (0, 0)
+    vhost.wait_until_settled("order.events")
 
 
 def test_sigterm_lets_the_in_flight_event_finish_and_acks_it_before_exit(
@@ -60,7 +60,7 @@ def test_sigterm_lets_the_in_flight_event_finish_and_acks_it_before_exit(
     acked = next(i for i, line in enumerate(lines) if '"outcome": "acked"' in line)
     stopped = lines.index("Worker stopped")
     assert shutdown < done < acked < stopped
-    assert vhost.queue_totals("order.events") == (0, 0)
+    vhost.wait_until_settled("order.events")
 
 
 def test_sigint_with_nothing_in_flight_exits_cleanly(
@@ -86,7 +86,7 @@ def test_shutdown_timeout_gives_up_on_a_stuck_handler_without_acking_it(
     assert DONE not in worker.output()
     assert "Shutdown timeout" in worker.output()
     # Not acked: back in the queue for the next worker.
-    assert vhost.ready_count("order.events") == 1
+    vhost.wait_for_messages("order.events", 1, timeout=10)
 
 
 def test_a_handler_longer_than_three_heartbeats_keeps_the_connection(
@@ -109,7 +109,7 @@ def test_a_handler_longer_than_three_heartbeats_keeps_the_connection(
     assert output.count(RECEIVED) == 1, "not redelivered"
     assert "lost" not in output
     assert "reconnecting" not in output
-    assert vhost.queue_totals("order.events") == (0, 0)
+    vhost.wait_until_settled("order.events")
 
 
 def test_prefetch_n_runs_n_handlers_at_once(vhost: Vhost, start_worker: StartWorker) -> None:

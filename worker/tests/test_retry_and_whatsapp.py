@@ -137,7 +137,7 @@ def test_handler_errors_are_retried_then_dead_lettered_and_the_count_survives_a_
     assert headers["x-last-error"].startswith("SenderError: WhatsApp API answered HTTP 503")
     assert properties.message_id == "n-503"
     assert b'"+911234567890"' in body
-    assert vhost.queue_totals("whatsapp.notifications") == (0, 0)
+    vhost.wait_until_settled("whatsapp.notifications")
     assert vhost.ready_count(WHATSAPP.retry_queue) == 0
     assert_token_absent(first.output(), second.output(), headers)
 

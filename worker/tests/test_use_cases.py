@@ -38,7 +38,7 @@ def test_order_events_route_through_topic_exchange_and_log_the_tutorial_lines(
     assert all(e["queue"] == "order.events" for e in events)
     # Published like the tutorial (no message_id, no event_id in the body): no identity.
     assert all(e["event_id"] is None for e in events)
-    assert vhost.queue_totals("order.events") == (0, 0)
+    vhost.wait_until_settled("order.events")
 
 
 def test_routing_keys_outside_the_binding_do_not_reach_the_worker(
@@ -80,7 +80,7 @@ def test_whatsapp_notifications_route_through_direct_exchange_and_log_the_tutori
     ]
     assert event["routing_key"] == "whatsapp"
     assert event["queue"] == "whatsapp.notifications"
-    assert vhost.queue_totals("whatsapp.notifications") == (0, 0)
+    vhost.wait_until_settled("whatsapp.notifications")
 
 
 def test_event_id_from_the_body_is_used_in_the_event_log(
