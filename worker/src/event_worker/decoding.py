@@ -19,7 +19,16 @@ class InvalidEvent(Exception):
         return f"{self.kind}: {self.detail}"
 
 
-_JSON_TYPE_NAMES = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+def _json_type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "value"
 
 
 def decode_event_body(
@@ -39,8 +48,9 @@ def decode_event_body(
     except RecursionError:
         raise InvalidEvent("invalid_json", "nesting too deep") from None
     if not isinstance(value, dict):
-        name = "null" if value is None else _JSON_TYPE_NAMES.get(type(value), "value")
-        raise InvalidEvent("not_an_object", f"expected a JSON object, got a JSON {name}")
+        raise InvalidEvent(
+            "not_an_object", f"expected a JSON object, got a JSON {_json_type_name(value)}"
+        )
     missing = [name for name in required_fields if name not in value]
     if missing:
         raise InvalidEvent("missing_field", ", ".join(missing))
