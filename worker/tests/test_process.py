@@ -313,3 +313,13 @@ def test_a_taken_metrics_port_is_a_clear_startup_failure(
         assert worker.wait(timeout=15) == 1
     assert f"Cannot serve metrics on 127.0.0.1:{port}" in worker.output()
     assert "Traceback" not in worker.output()
+
+
+def test_hosts_are_tried_in_turn_until_one_answers(vhost: Vhost, start_worker: StartWorker) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    live = f"127.0.0.1:{vhost.broker.amqp_port}"
+    worker = start_worker(vhost.worker_config(overrides={"broker": {"hosts": [dead, live]}}))
+    output = worker.output()
+    assert f"cannot consume via {dead}: connection refused; reconnecting to {live}" in output
+    vhost.publish("events", "order.created", {"order_id": 9, "event": "order.created"})
+    worker.wait_for_events(lambda e: e["outcome"] == "acked")
