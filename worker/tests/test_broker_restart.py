@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from conftest import StartWorker
-from support import Vhost, amqp_url, run_publish
+from support import EVENT_PUBLISH, Vhost, amqp_url, child_env, run_publish
 
 pytestmark = [pytest.mark.broker, pytest.mark.slow]
 
@@ -58,3 +60,42 @@ def test_every_event_is_processed_at_least_once_across_a_broker_restart(
     assert set(acked) == expected  # nothing unexpected, nothing missing (duplicates allowed)
     vhost.wait_until_settled("order.events")
     assert worker.process.poll() is None
+
+
+def test_the_publisher_fails_over_across_a_broker_restart(vhost: Vhost) -> None:
+    """A restart mid-stream: event-publish reconnects and republishes what was unconfirmed."""
+    publisher = subprocess.Popen(
+        [
+            str(EVENT_PUBLISH),
+            "--url",
+            amqp_url(vhost.broker, vhost.name),
+            "--exchange",
+            "events",
+            "--routing-key",
+            "order.created",
+            "--count",
+            str(EVENTS),
+            "--window",
+            "1",
+            "--failover-timeout",
+            "90",
+            '{"event_id":"failover","order_id":1,"event":"order.created"}',
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=child_env(None),
+    )
+    try:
+        vhost.wait_for_messages("order.events", 100, timeout=30)
+        vhost.broker.restart()
+        _stdout, stderr = publisher.communicate(timeout=120)
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()
+    assert publisher.returncode == 0, stderr
+    assert f"published {EVENTS}, confirmed {EVENTS}" in stderr
+    assert "1 failover(s)" in stderr
+    ids = {properties.message_id for _method, properties, _body in vhost.drain("order.events")}
+    # At least once: every message is there; a republished one may be there twice.
+    assert ids == {f"failover-{n}" for n in range(1, EVENTS + 1)}

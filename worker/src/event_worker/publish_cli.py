@@ -85,6 +85,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="fail if the broker blocks the connection longer than this (default: 60)",
     )
+    parser.add_argument(
+        "--failover-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help=(
+            "when the connection is lost mid-stream, reconnect to the next broker and publish "
+            "the unconfirmed messages again; give up after this long (0: fail at once; default: 60)"
+        ),
+    )
     parser.add_argument("--quiet", action="store_true", help="no summary line")
     parser.add_argument(
         "payloads",
@@ -242,6 +252,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--window must be at least 1")
     if args.blocked_timeout <= 0:
         parser.error("--blocked-timeout must be greater than 0")
+    if args.failover_timeout < 0:
+        parser.error("--failover-timeout must not be negative")
     try:
         documents = collect_payloads(args, sys.stdin)
         targets = build_targets(args)
@@ -268,15 +280,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         exchange=args.exchange,
         routing_key=args.routing_key,
         window=args.window,
+        failover_timeout=args.failover_timeout,
         on_blocked=on_blocked,
         on_unblocked=on_unblocked,
     )
     report = publisher.run(generate_messages(documents, args.count))
     report_problems(report, args.exchange, err)
     if not args.quiet:
+        failovers = (
+            f"; {report.failovers} failover(s), {report.republished} republished"
+            if report.failovers
+            else ""
+        )
         print(
             f"event-publish: published {report.published}, confirmed {report.confirmed} "
-            f"in {report.elapsed:.2f} s ({report.rate:.0f} msgs/s)",
+            f"in {report.elapsed:.2f} s ({report.rate:.0f} msgs/s){failovers}",
             file=err,
         )
     return EXIT_OK if report.ok else EXIT_FAILED

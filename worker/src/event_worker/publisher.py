@@ -2,9 +2,12 @@
 
 A pika SelectConnection keeps up to ``window`` publishes unconfirmed: ``window = 1`` waits for
 each confirm, larger windows pipeline them (the broker confirms in batches with
-``multiple=True``).  Unroutable messages (basic.return), nacks, a lost connection and a
-connection the broker keeps blocked (memory or disk alarm) longer than ``blocked_timeout`` are
-all reported as failures, never silently dropped.
+``multiple=True``).  Unroutable messages (basic.return), nacks and a connection the broker keeps
+blocked (memory or disk alarm) longer than ``blocked_timeout`` are reported as failures, never
+silently dropped.  A connection lost mid-stream (a broker node stopped or restarted) fails
+over: the publisher reconnects to the next broker in the list, republishes every message
+that was not confirmed yet (at least once: the broker may already hold some of them) and goes
+on; it gives up when no broker takes it back within ``failover_timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import pika.spec
 from pika.adapters.select_connection import IOLoop
 
 from event_worker.broker import describe_amqp_error
+
+FAILOVER_RETRY_DELAY = 0.5
+"""Seconds between connection attempts while failing over."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +54,10 @@ class PublishReport:
     """Routing key -> the broker's reply text, for every key that was returned."""
     error: str | None = None
     elapsed: float = 0.0
+    failovers: int = 0
+    """Connections lost mid-stream and re-established."""
+    republished: int = 0
+    """Unconfirmed messages published again after a failover (possible duplicates)."""
 
     @property
     def unconfirmed(self) -> int:
@@ -77,6 +87,7 @@ class ConfirmingPublisher:
         exchange: str,
         routing_key: str,
         window: int = 1,
+        failover_timeout: float = 60.0,
         on_blocked: Callable[[str], None] | None = None,
         on_unblocked: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -89,6 +100,7 @@ class ConfirmingPublisher:
         self._exchange = exchange
         self._routing_key = routing_key
         self._window = window
+        self._failover_timeout = failover_timeout
         self._on_blocked = on_blocked or (lambda _reason: None)
         self._on_unblocked = on_unblocked or (lambda: None)
         self._clock = clock
@@ -99,6 +111,8 @@ class ConfirmingPublisher:
         self._exhausted = False
         self._seq = 0
         self._pending: dict[int, OutgoingMessage] = {}
+        self._resend: collections.deque[OutgoingMessage] = collections.deque()
+        self._outage_deadline: float | None = None
         self._returned_ids: collections.Counter[str] = collections.Counter()
         self._report = PublishReport()
         self._connect_errors: list[str] = []
@@ -133,14 +147,31 @@ class ConfirmingPublisher:
     def _on_open_error(self, _connection: Any, error: BaseException) -> None:
         target = self._targets[self._target_index]
         self._connect_errors.append(f"{target.description}: {describe_amqp_error(error)}")
-        self._target_index += 1
-        if self._target_index < len(self._targets):
-            self._connect()
+        if self._outage_deadline is None:
+            # The first connection: one pass over the brokers, then fail.
+            self._target_index += 1
+            if self._target_index < len(self._targets):
+                self._connect()
+                return
+            self._fail("cannot connect to the broker: " + "; ".join(self._connect_errors))
+            self._ioloop.stop()
             return
-        self._fail("cannot connect to the broker: " + "; ".join(self._connect_errors))
+        # Failing over: rotate over the brokers until one answers or time is up.
+        self._target_index = (self._target_index + 1) % len(self._targets)
+        if self._clock() < self._outage_deadline:
+            self._ioloop.call_later(FAILOVER_RETRY_DELAY, self._connect)
+            return
+        recent = self._connect_errors[-len(self._targets) :]
+        self._fail(
+            f"connection lost and no broker took it back within {self._failover_timeout:g} s: "
+            + "; ".join(recent)
+        )
         self._ioloop.stop()
 
     def _on_open(self, connection: Any) -> None:
+        if self._outage_deadline is not None:
+            self._report.failovers += 1
+            self._outage_deadline = None
         connection.add_on_connection_blocked_callback(self._on_connection_blocked)
         connection.add_on_connection_unblocked_callback(self._on_connection_unblocked)
         connection.channel(on_open_callback=self._on_channel_open)
@@ -165,15 +196,30 @@ class ConfirmingPublisher:
             self._connection.close()
 
     def _on_closed(self, _connection: Any, reason: BaseException) -> None:
+        self._channel = None
         if not self._done:
             if isinstance(reason, pika.exceptions.ConnectionBlockedTimeout):
                 self._fail(
                     f"connection blocked by broker ({self._blocked_reason or 'no reason given'}) "
                     "for longer than the blocked timeout; giving up"
                 )
+            elif self._failover_timeout > 0:
+                self._fail_over(reason)
+                return
             else:
                 self._fail(f"connection lost: {describe_amqp_error(reason)}")
         self._ioloop.stop()
+
+    def _fail_over(self, reason: BaseException) -> None:
+        """Reconnect to the next broker; unconfirmed messages are published again there."""
+        target = self._targets[self._target_index]
+        self._connect_errors.append(f"{target.description}: {describe_amqp_error(reason)}")
+        self._outage_deadline = self._clock() + self._failover_timeout
+        self._resend.extend(self._pending[seq] for seq in sorted(self._pending))
+        self._pending.clear()
+        self._seq = 0  # delivery tags start again on the new channel
+        self._target_index = (self._target_index + 1) % len(self._targets)
+        self._ioloop.call_later(FAILOVER_RETRY_DELAY, self._connect)
 
     def _on_connection_blocked(self, _connection: Any, frame: Any) -> None:
         self._blocked_reason = str(getattr(frame.method, "reason", "") or "no reason given")
@@ -188,16 +234,18 @@ class ConfirmingPublisher:
     def _pump(self) -> None:
         if self._done or self._channel is None:
             return
+        while self._resend and len(self._pending) < self._window:
+            self._publish(self._resend.popleft(), again=True)
         while not self._exhausted and len(self._pending) < self._window:
             message = next(self._messages, None)
             if message is None:
                 self._exhausted = True
                 break
             self._publish(message)
-        if self._exhausted and not self._pending:
+        if self._exhausted and not self._pending and not self._resend:
             self._finish()
 
-    def _publish(self, message: OutgoingMessage) -> None:
+    def _publish(self, message: OutgoingMessage, *, again: bool = False) -> None:
         properties = pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent,
@@ -207,7 +255,10 @@ class ConfirmingPublisher:
         )
         self._seq += 1
         self._pending[self._seq] = message
-        self._report.published += 1
+        if again:
+            self._report.republished += 1
+        else:
+            self._report.published += 1
         self._channel.basic_publish(
             exchange=self._exchange,
             routing_key=self._routing_key,
