@@ -63,6 +63,9 @@ def main() -> int:
     stale = []
     for spec_file in sorted(ROOT.glob("roles/*/meta/argument_specs.yml")):
         readme = spec_file.parents[1] / "README.md"
+        if not readme.exists() or BEGIN not in readme.read_text():
+            stale.append(readme.relative_to(ROOT))
+            continue
         text = readme.read_text()
         start, end = text.index(BEGIN) + len(BEGIN), text.index(END)
         wanted = text[:start] + "\n" + table(spec_file) + "\n" + text[end:]
@@ -70,8 +73,8 @@ def main() -> int:
             stale.append(readme.relative_to(ROOT))
             if not check:
                 readme.write_text(wanted)
-    if check and stale:
-        print("out of date (run python tools/role_docs.py):", *stale, sep="\n  ")
+    if stale and (check or any(not (ROOT / path).exists() for path in stale)):
+        print(f"out of date or missing the {BEGIN} markers:", *stale, sep="\n  ")
         return 1
     return 0
 

