@@ -1,0 +1,149 @@
+"""The consumers a benchmark can start: the kit's ``event-worker`` and the baselines."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.procs import BIN_DIR, ChildProcess
+from bench.target import Broker
+
+ACKED = b'"outcome": "acked"'
+DONE = b"done "
+KIT_DEFAULT_PREFETCH = 32  # consumer.prefetch's default, and the role's event_worker_concurrency
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    raise TypeError(f"cannot render {value!r} as TOML")
+
+
+def render_toml(tables: dict[str, dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for name, table in tables.items():
+        lines.append(f"[{name}]")
+        lines.extend(f"{key} = {_toml(value)}" for key, value in table.items())
+        lines.append("")
+    return "\n".join(lines)
+
+
+def kit_config(
+    broker: Broker,
+    queue: str,
+    workdir: Path,
+    *,
+    prefetch: int | None,
+    handler: str = "noop",
+    options: dict[str, Any] | None = None,
+    name: str = "worker",
+) -> Path:
+    """A worker TOML for ``queue`` on ``broker``; ``prefetch=None`` keeps the kit's default."""
+    password_file = workdir / "worker.password"
+    password_file.write_text(broker.password + "\n")
+    password_file.chmod(0o600)
+    params = broker.parameters
+    consumer: dict[str, Any] = {
+        "queue": queue,
+        "retry_exchange": f"{queue}.retry",
+        "dead_letter_exchange": f"{queue}.dlx",
+    }
+    if prefetch is not None:
+        consumer["prefetch"] = prefetch
+    tables: dict[str, dict[str, Any]] = {
+        "broker": {
+            "hosts": [f"{params.host}:{params.port}"],
+            "vhost": broker.vhost,
+            "username": broker.username,
+            "password_file": str(password_file),
+        },
+        "consumer": consumer,
+        "handler": {"name": handler},
+        "metrics": {"port": 0},
+    }
+    if options:
+        tables["handler.options"] = options
+    path = workdir / f"{name}.toml"
+    path.write_text(render_toml(tables))
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Consumer:
+    """A kind of consumer: ``kit`` (event-worker) or a baseline from :mod:`bench.clients`."""
+
+    kind: str
+    label: str
+    handler: str = "noop"
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_kit(self) -> bool:
+        return self.kind == "kit"
+
+    def start(
+        self,
+        broker: Broker,
+        queue: str,
+        workdir: Path,
+        *,
+        prefetch: int | None,
+        expect: int,
+        index: int = 1,
+    ) -> ChildProcess:
+        name = f"{self.kind}-{index}"
+        if self.is_kit:
+            config = kit_config(
+                broker,
+                queue,
+                workdir,
+                prefetch=prefetch,
+                handler=self.handler,
+                options=self.options,
+                name=name,
+            )
+            argv = [str(BIN_DIR / "event-worker"), "--config", str(config)]
+        else:
+            argv = [
+                sys.executable,
+                "-m",
+                "bench.clients",
+                self.kind,
+                "--url",
+                broker.url,
+                "--queue",
+                queue,
+                "--prefetch",
+                str(prefetch or 1),
+                "--expect",
+                str(expect),
+            ]
+            if "work_seconds" in self.options:
+                argv += ["--work-seconds", str(self.options["work_seconds"])]
+        return ChildProcess(argv, workdir / f"{name}.log", (ACKED, DONE), cwd=_repo_root())
+
+    def acked(self, process: ChildProcess, expect: int) -> int:
+        """Messages this process has acked so far, as far as its output tells."""
+        if self.is_kit:
+            return process.count(ACKED)
+        return expect if process.count(DONE) else 0
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent
+
+
+KIT = Consumer("kit", "kit worker")
+PLAIN = Consumer("plain", "plain pika")
+PLAIN_MULTI = Consumer("plain-multi", "plain pika, ack every 100 (multiple)")
+AIO = Consumer("aio", "aio-pika")
+AUTOACK = Consumer("autoack", "auto-ack ceiling (no acks)")

@@ -1,0 +1,171 @@
+"""The broker under test: AMQP for administration and filling, the management API for counts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pika
+import pika.exceptions
+
+from event_worker.publisher import ConfirmingPublisher, OutgoingMessage, PublishReport, Target
+
+BODY_BYTES = 100
+FILL_WINDOW = 500
+
+
+@dataclass(frozen=True, slots=True)
+class QueueCounts:
+    ready: int
+    unacked: int
+    consumers: int
+
+    @property
+    def total(self) -> int:
+        return self.ready + self.unacked
+
+
+def event_body(number: int, size: int = BODY_BYTES, **fields: object) -> bytes:
+    """A JSON order event padded to exactly ``size`` bytes."""
+    doc: dict[str, object] = {
+        "order_id": number,
+        "event": "order.created",
+        "event_id": f"bench-{number}",
+        **fields,
+        "pad": "",
+    }
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    if len(raw) > size:
+        return raw
+    doc["pad"] = "x" * (size - len(raw))
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+class Broker:
+    """One broker reached by an AMQP URL, with its management API (same credentials)."""
+
+    def __init__(self, url: str, http_url: str | None = None) -> None:
+        self.url = url
+        self.parameters = pika.URLParameters(url)
+        self.parameters.connection_attempts = 1
+        creds = self.parameters.credentials
+        self.username: str = creds.username
+        self.password: str = creds.password
+        self.vhost: str = self.parameters.virtual_host
+        host = self.parameters.host
+        self.http_url = http_url or f"http://{host}:15672"
+        self._connection: pika.BlockingConnection | None = None
+        self._channel: Any = None
+        self._http_ok: bool | None = None
+
+    # -- AMQP administration -----------------------------------------------------------------
+
+    @property
+    def channel(self) -> Any:
+        if self._channel is None or not self._channel.is_open:
+            if self._connection is None or not self._connection.is_open:
+                self._connection = pika.BlockingConnection(self.parameters)
+            self._channel = self._connection.channel()
+        return self._channel
+
+    def close(self) -> None:
+        if self._connection is not None and self._connection.is_open:
+            self._connection.close()
+        self._connection = None
+        self._channel = None
+
+    def declare_work_queue(self, queue: str) -> None:
+        """QUEUE, QUEUE.dlx (-> QUEUE.dlq) and QUEUE.retry, as the kit's topology role does."""
+        channel = self.channel
+        channel.exchange_declare(f"{queue}.dlx", "fanout", durable=True)
+        channel.queue_declare(f"{queue}.dlq", durable=True)
+        channel.queue_bind(f"{queue}.dlq", f"{queue}.dlx")
+        channel.exchange_declare(f"{queue}.retry", "fanout", durable=True)
+        channel.queue_declare(f"{queue}.retry", durable=True)
+        channel.queue_bind(f"{queue}.retry", f"{queue}.retry")
+        channel.queue_declare(queue, durable=True)
+        channel.queue_purge(queue)
+
+    def delete_work_queue(self, queue: str) -> None:
+        channel = self.channel
+        for name in (queue, f"{queue}.dlq", f"{queue}.retry"):
+            channel.queue_delete(name)
+        for name in (f"{queue}.dlx", f"{queue}.retry"):
+            channel.exchange_delete(name)
+
+    def purge(self, queue: str) -> None:
+        self.channel.queue_purge(queue)
+
+    def amqp_counts(self, queue: str) -> tuple[int, int]:
+        """(ready, consumers) from a passive queue.declare: cheap and exact."""
+        method = self.channel.queue_declare(queue, passive=True).method
+        return int(method.message_count), int(method.consumer_count)
+
+    # -- filling -----------------------------------------------------------------------------
+
+    def publish(
+        self, queue: str, messages: Iterator[OutgoingMessage], window: int = FILL_WINDOW
+    ) -> PublishReport:
+        """Persistent, confirmed publishes via the kit's own publisher."""
+        publisher = ConfirmingPublisher(
+            [Target(self.parameters, "bench")], exchange="", routing_key=queue, window=window
+        )
+        report = publisher.run(messages)
+        if not report.ok:
+            raise RuntimeError(f"filling {queue} failed: {report}")
+        return report
+
+    def fill(self, queue: str, count: int, size: int = BODY_BYTES) -> None:
+        """Purge ``queue`` and put ``count`` persistent JSON events of ``size`` bytes into it."""
+        self.purge(queue)
+        self.publish(queue, (OutgoingMessage(event_body(n, size), f"bench-{n}") for n in range(count)))
+        wait_for(lambda: self.amqp_counts(queue)[0] == count, 30, f"{count} messages in {queue}")
+
+    # -- management API ----------------------------------------------------------------------
+
+    def _http_get(self, path: str) -> Any:
+        request = urllib.request.Request(self.http_url + path)
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http(s) only
+            return json.load(response)
+
+    @property
+    def has_management(self) -> bool:
+        if self._http_ok is None:
+            try:
+                self._http_get("/api/overview")
+                self._http_ok = True
+            except (OSError, urllib.error.URLError, ValueError):
+                self._http_ok = False
+        return self._http_ok
+
+    def counts(self, queue: str) -> QueueCounts:
+        """Ready, unacked and consumers from the management API (as of its last statistics)."""
+        vhost = urllib.parse.quote(self.vhost, safe="")
+        name = urllib.parse.quote(queue, safe="")
+        data = self._http_get(f"/api/queues/{vhost}/{name}")
+        return QueueCounts(
+            int(data.get("messages_ready", 0)),
+            int(data.get("messages_unacknowledged", 0)),
+            int(data.get("consumers", 0)),
+        )
+
+    def overview(self) -> dict[str, Any]:
+        data: dict[str, Any] = self._http_get("/api/overview")
+        return data
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(interval)
