@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -40,9 +40,9 @@ class ConsumerCancelled(Exception):
     """The broker sent basic.cancel for our consumer."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Delivery:
-    """A message as it arrived, kept untouched for republishing."""
+    """A message as it arrived, kept untouched for republishing (never modified)."""
 
     tag: int
     exchange: str
@@ -52,7 +52,7 @@ class Delivery:
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Settlement:
     """How one delivery ended; logged and counted once its ack (or nack) has been sent."""
 
@@ -78,7 +78,7 @@ class SessionListener(Protocol):
 
     def on_delivery(self, session: ConsumerSession, delivery: Delivery) -> None: ...
 
-    def on_settled(self, session: ConsumerSession, settlement: Settlement) -> None: ...
+    def on_settled(self, session: ConsumerSession, settlements: Sequence[Settlement]) -> None: ...
 
     def on_progress(self, session: ConsumerSession) -> None: ...
 
@@ -312,14 +312,16 @@ class ConsumerSession:
         )
         self._listener.on_settled(
             self,
-            Settlement(
-                event_id=original.event_id,
-                routing_key=original.routing_key,
-                outcome="dead_lettered",
-                duration=original.duration,
-                reason=reason,
-                category="republish_failed",
-                retry_count=original.retry_count,
+            (
+                Settlement(
+                    event_id=original.event_id,
+                    routing_key=original.routing_key,
+                    outcome="dead_lettered",
+                    duration=original.duration,
+                    reason=reason,
+                    category="republish_failed",
+                    retry_count=original.retry_count,
+                ),
             ),
         )
 
@@ -334,8 +336,7 @@ class ConsumerSession:
             self._channel.basic_ack(delivery_tag=plan.multiple_up_to, multiple=True)
         for tag in plan.singles:
             self._channel.basic_ack(delivery_tag=tag, multiple=False)
-        for settlement in plan.items:
-            self._listener.on_settled(self, settlement)
+        self._listener.on_settled(self, plan.items)
 
     # -- stopping ----------------------------------------------------------------------------
 

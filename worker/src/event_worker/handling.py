@@ -25,7 +25,7 @@ from event_worker.policy import (
 LOG = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Handled:
     """What happened to one delivery on a pool thread."""
 
@@ -72,7 +72,7 @@ def handle_delivery(handler: Handler, delivery: Delivery, max_body_bytes: int) -
     return Handled(outcome, event_id, routing_key, retry_count, time.monotonic() - started)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Completion:
     session: ConsumerSession
     delivery: Delivery

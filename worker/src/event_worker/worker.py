@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import pika.exceptions
@@ -68,6 +69,7 @@ class Worker:
         self._pool: HandlerPool | None = None
         self._inbox = CompletionInbox(self._ioloop.add_callback_threadsafe)
         self._inbox.on_batch = self._on_completions
+        self._metrics.in_flight.set_function(lambda: self._in_flight)
         self._session: ConsumerSession | None = None
         self._host_index = 0
         self._attempts = 0
@@ -205,31 +207,40 @@ class Worker:
     def on_delivery(self, session: ConsumerSession, delivery: Delivery) -> None:
         self._metrics.delivered.inc()
         self._in_flight += 1
-        self._metrics.in_flight.set(self._in_flight)
         if self._pool is None:  # pragma: no cover - run() creates the pool first
             raise RuntimeError("worker is not running")
         self._pool.submit(lambda: self._process(session, delivery))
 
-    def on_settled(self, session: ConsumerSession, settlement: Settlement) -> None:
+    def on_settled(self, session: ConsumerSession, settlements: Sequence[Settlement]) -> None:
+        """Log one JSON line per settled event (one write for the batch) and count them."""
         del session
-        record: dict[str, object] = {
-            "event_id": settlement.event_id,
-            "routing_key": settlement.routing_key,
-            "outcome": settlement.outcome,
-            "duration_ms": round(settlement.duration * 1000, 1),
-            "queue": self._consumer.queue,
-        }
-        if settlement.reason is not None:
-            record["reason"] = settlement.reason
-        if settlement.retry_count is not None:
-            record["retry_count"] = settlement.retry_count
-        EVENT_LOG.info(json.dumps(record, ensure_ascii=False))
-        if settlement.outcome == "acked":
-            self._metrics.acked.inc()
-        elif settlement.outcome == "retried":
-            self._metrics.retried.inc()
-        else:
-            self._metrics.dead_lettered(settlement.category or "unknown")
+        if not settlements:
+            return
+        queue = self._consumer.queue
+        lines = []
+        acked = 0
+        for settlement in settlements:
+            record: dict[str, object] = {
+                "event_id": settlement.event_id,
+                "routing_key": settlement.routing_key,
+                "outcome": settlement.outcome,
+                "duration_ms": round(settlement.duration * 1000, 1),
+                "queue": queue,
+            }
+            if settlement.reason is not None:
+                record["reason"] = settlement.reason
+            if settlement.retry_count is not None:
+                record["retry_count"] = settlement.retry_count
+            lines.append(json.dumps(record, ensure_ascii=False))
+            if settlement.outcome == "acked":
+                acked += 1
+            elif settlement.outcome == "retried":
+                self._metrics.retried.inc()
+            else:
+                self._metrics.dead_lettered(settlement.category or "unknown")
+        EVENT_LOG.info("\n".join(lines))
+        if acked:
+            self._metrics.acked.inc(acked)
 
     def on_progress(self, session: ConsumerSession) -> None:
         del session
@@ -269,7 +280,6 @@ class Worker:
 
     def _on_completions(self, items: list[Completion]) -> None:
         self._in_flight -= len(items)
-        self._metrics.in_flight.set(self._in_flight)
         touched: dict[int, ConsumerSession] = {}
         orphaned = 0
         for item in items:
