@@ -11,7 +11,7 @@ help:
 	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
 	@echo "make test-unit      controller-side tests: variables, role logic (no hosts)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
-	@echo "make test-molecule  molecule default scenario on DISTROS=\"$(DISTROS)\""
+	@echo "make test-molecule  molecule default on DISTROS=\"$(DISTROS)\", then the cluster scenario"
 	@echo "make testbed        docker daemon + systemd base images (root)"
 
 venv: $(VENV)/.installed
@@ -40,8 +40,11 @@ test-worker: venv
 
 test-molecule: venv testbed
 	set -e; for distro in $(DISTROS); do \
-	  echo "=== molecule default on $$distro"; \
+	  echo "=== $$(date +%T) molecule default on $$distro"; \
 	  MOLECULE_DISTRO=$$distro molecule test -s default; \
 	done
+	echo "=== $$(date +%T) molecule cluster"
+	molecule test -s cluster
+	echo "=== $$(date +%T) molecule done"
 
 test: lint test-unit test-worker test-molecule

@@ -4,26 +4,8 @@ They run ansible-playbook with the scenario's own inventory, as an operator woul
 """
 
 import json
-import os
-import subprocess
-from pathlib import Path
 
-PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).parents[3]))
-
-
-def playbook(name, *extra):
-    """Run a playbook; return (exit code, stdout and stderr together)."""
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
-    result = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / "playbooks" / name), *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    return result.returncode, result.stdout
+from kit_testing import playbook
 
 
 def live_queue(admin, name):

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from conftest import wait_until
+from kit_testing import wait_until
 
 EXCHANGES = {
     "events": "topic",

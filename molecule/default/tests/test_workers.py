@@ -5,7 +5,7 @@ import re
 import time
 
 import pytest
-from conftest import wait_until
+from kit_testing import wait_until
 
 UNITS = {"orders": "order.events", "whatsapp": "whatsapp.notifications"}
 CONF_DIR = "/etc/event-worker"

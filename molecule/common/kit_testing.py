@@ -1,0 +1,63 @@
+"""Helpers shared by the scenarios' testinfra tests (imported by each scenario's conftest)."""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+
+def wait_until(predicate, timeout=30.0, interval=0.5, message="condition"):
+    """Poll predicate() until it returns a truthy value, or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        time.sleep(interval)
+
+
+class Admin:
+    """rabbitmqadmin on the broker host, as root (credentials in /root/.rabbitmqadmin.conf)."""
+
+    def __init__(self, host):
+        self.host = host
+
+    def run(self, *args):
+        return self.host.check_output("rabbitmqadmin " + " ".join(args))
+
+    def json(self, *args):
+        return json.loads(self.run("-f raw_json", *args))
+
+    def publish(self, exchange, routing_key, payload):
+        return self.run(
+            f"publish exchange={exchange} routing_key={routing_key} "
+            f"payload='{json.dumps(payload)}' properties='{{\"delivery_mode\": 2}}'"
+        )
+
+    def get(self, queue, count=1, ackmode="ack_requeue_false"):
+        return self.json(f"get queue={queue} count={count} ackmode={ackmode}")
+
+    def depth(self, queue):
+        out = self.host.check_output("rabbitmqctl list_queues name messages --formatter json")
+        return {row["name"]: row["messages"] for row in json.loads(out)}[queue]
+
+
+PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[2]))
+
+
+def playbook(name, *extra, timeout=600):
+    """Run a playbook; return (exit code, stdout and stderr together)."""
+    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / "playbooks" / name), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+    return result.returncode, result.stdout
