@@ -48,11 +48,14 @@ class Admin:
 PROJECT = Path(os.environ.get("MOLECULE_PROJECT_DIRECTORY", Path(__file__).resolve().parents[2]))
 
 
-def playbook(name, *extra, timeout=600):
-    """Run a playbook; return (exit code, stdout and stderr together)."""
+def playbook(path, *extra, timeout=600):
+    """Run a playbook of the kit (path from the project root) with the scenario's inventory.
+
+    Returns (exit code, stdout and stderr together).
+    """
     env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / "playbooks" / name), *extra],
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / path), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -172,7 +172,7 @@ def test_rolling_restart_with_the_stream_going_loses_nothing(brokers, worker, pu
     wait_until(
         lambda: streamed(worker, "kit-stream-rolling", "rolling", since, 200), timeout=120, message="200 events in"
     )
-    code, out = playbook("rolling-restart.yml", timeout=900)
+    code, out = playbook("playbooks/rolling-restart.yml", timeout=900)
     assert code == 0, out
     status, log = stream_result(worker, "kit-stream-rolling")
     assert status == 0, log

@@ -26,3 +26,9 @@ def paused_workers(host):
     yield
     for unit in units:
         host.check_output(f"systemctl start {unit}")
+
+
+@pytest.fixture(scope="module")
+def tls(host):
+    """True in the TLS variant of the scenario (MOLECULE_TLS=true)."""
+    return str(host.ansible.get_variables().get("rabbitmq_server_tls", False)).lower() == "true"

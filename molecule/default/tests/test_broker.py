@@ -18,14 +18,42 @@ def test_service_enabled_and_running(host):
     assert service.is_running
 
 
-@pytest.mark.parametrize(
-    ("port", "protocol"),
-    [(5672, "amqp"), (15672, "http"), (25672, "clustering"), (15692, "http/prometheus")],
+def listeners(tls):
+    """(listeners the broker must have, listeners it must not have) for the scenario's variant."""
+    plain = {(5672, "amqp"), (15672, "http")}
+    secure = {(5671, "amqp/ssl"), (15671, "https")}
+    always = {(25672, "clustering"), (15692, "http/prometheus")}
+    return (always | (secure if tls else plain)), (plain if tls else secure)
+
+
+def test_listeners(host, tls):
+    wanted, unwanted = listeners(tls)
+    live = {(item["port"], item["protocol"]) for item in status(host)["listeners"]}
+    assert wanted <= live
+    assert not unwanted & live
+    sockets = host.check_output("ss -Hltn")
+    for port, _protocol in wanted:
+        assert f":{port} " in sockets
+    for port, _protocol in unwanted:
+        assert f":{port} " not in sockets
+
+
+VERIFY_TLS = (
+    "python3 -c 'import socket, ssl, sys; "
+    'ctx = ssl.create_default_context(cafile="/etc/rabbitmq/tls/ca.pem"); '
+    'conn = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))), server_hostname=sys.argv[2]); '
+    "print(conn.version())' {port} {name}"
 )
-def test_listener(host, port, protocol):
-    listeners = {(item["port"], item["protocol"]) for item in status(host)["listeners"]}
-    assert (port, protocol) in listeners
-    assert f":{port} " in host.check_output("ss -Hltn")
+
+
+@pytest.mark.parametrize("port", [5671, 15671])
+def test_tls_listener_certificate_verifies_against_the_kit_ca(host, tls, port):
+    if not tls:
+        pytest.skip("plain variant of the scenario (MOLECULE_TLS=true runs this)")
+    for name in ("127.0.0.1", host.check_output("hostname")):
+        assert host.check_output(VERIFY_TLS.format(port=port, name=name)) in ("TLSv1.3", "TLSv1.2")
+    key = host.file("/etc/rabbitmq/tls/key.pem")
+    assert (key.user, key.group, key.mode) == ("root", "rabbitmq", 0o640)
 
 
 def test_no_alarms(host):

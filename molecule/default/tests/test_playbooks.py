@@ -21,7 +21,7 @@ def test_drift_fails_naming_queue_property_values_and_migration(admin):
         "rabbitmq_topology_bindings": [],
     }
     try:
-        code, out = playbook("topology.yml", "-e", json.dumps(wanted))
+        code, out = playbook("playbooks/topology.yml", "-e", json.dumps(wanted))
         assert code != 0
         assert "queue 'drift.probe' (vhost '/'): type is 'classic' on the broker but the topology wants 'quorum'" in out
         assert "To migrate" in out
@@ -40,7 +40,7 @@ def test_drift_in_durability_and_arguments_is_refused(admin):
         "rabbitmq_topology_bindings": [],
     }
     try:
-        code, out = playbook("topology.yml", "-e", json.dumps(wanted))
+        code, out = playbook("playbooks/topology.yml", "-e", json.dumps(wanted))
         assert code != 0
         assert "durable is False on the broker but the topology wants True" in out
         assert "arguments is {'x-max-length': 10} on the broker but the topology wants {}" in out
@@ -49,20 +49,20 @@ def test_drift_in_durability_and_arguments_is_refused(admin):
 
 
 def test_teardown_refuses_without_confirmation(admin):
-    code, out = playbook("teardown.yml")
+    code, out = playbook("playbooks/teardown.yml")
     assert code != 0
     assert "missing required arguments: rabbitmq_topology_teardown_confirm" in out
     assert live_queue(admin, "order.events") is not None
 
 
 def test_teardown_removes_the_topology_and_site_restores_it(admin):
-    code, out = playbook("teardown.yml", "-e", "rabbitmq_topology_teardown_confirm=yes")
+    code, out = playbook("playbooks/teardown.yml", "-e", "rabbitmq_topology_teardown_confirm=yes")
     assert code == 0, out
     names = {q["name"] for q in admin.json("list queues")}
     assert not names & {"order.events", "whatsapp.notifications", "testqueue", "order.events.dlq"}
     exchanges = {e["name"] for e in admin.json("list exchanges")}
     assert not exchanges & {"events", "notifications"}
     # Declaring it again is the topology playbook's first run all over.
-    code, out = playbook("topology.yml")
+    code, out = playbook("playbooks/topology.yml")
     assert code == 0, out
     assert live_queue(admin, "order.events") is not None
