@@ -1,6 +1,7 @@
 """The broker deployed by site.yml, as the tutorial's baseline checks it."""
 
 import json
+import socket
 
 import pytest
 
@@ -122,3 +123,22 @@ def test_testqueue_round_trip(host):
         assert rows[0]["redelivered"] is False
     finally:
         host.run("rabbitmqadmin delete queue name=testqueue")
+
+
+def test_firewalld_opens_each_port_to_its_sources_only(host, tls):
+    rules = host.check_output("firewall-cmd --zone public --list-rich-rules").splitlines()
+    amqp, management = (5671, 15671) if tls else (5672, 15672)
+    assert f'rule family="ipv4" source address="192.0.2.0/24" port port="{management}" protocol="tcp" accept' in rules
+    assert any(f'port port="{amqp}" protocol="tcp" accept' in rule for rule in rules)
+    assert not any('port="15692"' in rule for rule in rules)
+
+
+def test_management_ui_is_closed_to_other_addresses(host, tls):
+    """The controller is not in the UI's sources: its connection is refused by firewalld."""
+    ip = host.check_output("hostname -I").split()[0]
+    port = 15671 if tls else 15672
+    scheme = "https" if tls else "http"
+    assert host.run(f"curl -ks -o /dev/null --max-time 5 {scheme}://127.0.0.1:{port}/").rc == 0  # loopback is trusted
+    with socket.socket() as probe:
+        probe.settimeout(5)
+        assert probe.connect_ex((ip, port)) != 0
