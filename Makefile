@@ -4,7 +4,7 @@ VENV ?= .venv
 DISTROS ?= debian13 debian12
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv testbed lint test test-unit test-worker test-molecule
+.PHONY: help venv testbed lint test test-unit test-worker test-molecule test-arm64 test-suse
 
 help:
 	@echo "make test           lint + every test (what CI runs)"
@@ -12,6 +12,8 @@ help:
 	@echo "make test-unit      controller-side tests: variables, role logic (no hosts)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
 	@echo "make test-molecule  molecule default (Debian 13; Debian 12 with TLS), then the cluster scenario"
+	@echo "make test-arm64     molecule arm64: site.yml on an emulated aarch64 host (about N min)"
+	@echo "make test-suse      molecule suse on openSUSE Leap 15.6 and 16.0 (needs registry.opensuse.org)"
 	@echo "make testbed        docker daemon + systemd base images (root)"
 
 venv: $(VENV)/.installed
@@ -46,6 +48,15 @@ test-molecule: venv testbed
 	MOLECULE_DISTRO=debian12 MOLECULE_TLS=true molecule test -s default
 	echo "=== $$(date +%T) molecule cluster"
 	molecule test -s cluster
+	testbed/suse-scenario.sh
 	echo "=== $$(date +%T) molecule done"
+
+test-arm64: venv
+	testbed/prepare.sh debian13-arm64
+	molecule test -s arm64
+
+test-suse: venv
+	testbed/prepare.sh debian13
+	KIT_SUSE_PULL=1 testbed/suse-scenario.sh
 
 test: lint test-unit test-worker test-molecule
