@@ -9,9 +9,9 @@ watchdog keep running while the worker waits to reconnect.  Handlers run on a po
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
+from json.encoder import encode_basestring
 from typing import Any
 
 import pika.exceptions
@@ -33,6 +33,27 @@ LOG = logging.getLogger(__name__)
 EVENT_LOG = logging.getLogger("event_worker.events")
 
 FORCED_EXIT_GRACE = 5.0
+
+
+def settle_line(settlement: Settlement, queue_json: str) -> str:
+    """The per-event JSON log line.
+
+    Byte for byte what ``json.dumps(record, ensure_ascii=False)`` gives for the record
+    ``{event_id, routing_key, outcome, duration_ms, queue[, reason][, retry_count]}``, built
+    directly because it is written for every event (a third of the cost of dumps).
+    """
+    event_id = settlement.event_id
+    line = (
+        f'{{"event_id": {"null" if event_id is None else encode_basestring(event_id)}, '
+        f'"routing_key": {encode_basestring(settlement.routing_key)}, '
+        f'"outcome": {encode_basestring(settlement.outcome)}, '
+        f'"duration_ms": {round(settlement.duration * 1000, 1)!r}, "queue": {queue_json}'
+    )
+    if settlement.reason is not None:
+        line += f', "reason": {encode_basestring(settlement.reason)}'
+    if settlement.retry_count is not None:
+        line += f', "retry_count": {settlement.retry_count:d}'
+    return line + "}"
 
 
 def describe_error(error: BaseException | None, queue: str, vhost: str) -> str:
@@ -70,6 +91,7 @@ class Worker:
         self._inbox = CompletionInbox(self._ioloop.add_callback_threadsafe)
         self._inbox.on_batch = self._on_completions
         self._metrics.in_flight.set_function(lambda: self._in_flight)
+        self._queue_json = encode_basestring(config.consumer.queue)
         self._session: ConsumerSession | None = None
         self._host_index = 0
         self._attempts = 0
@@ -216,22 +238,10 @@ class Worker:
         del session
         if not settlements:
             return
-        queue = self._consumer.queue
         lines = []
         acked = 0
         for settlement in settlements:
-            record: dict[str, object] = {
-                "event_id": settlement.event_id,
-                "routing_key": settlement.routing_key,
-                "outcome": settlement.outcome,
-                "duration_ms": round(settlement.duration * 1000, 1),
-                "queue": queue,
-            }
-            if settlement.reason is not None:
-                record["reason"] = settlement.reason
-            if settlement.retry_count is not None:
-                record["retry_count"] = settlement.retry_count
-            lines.append(json.dumps(record, ensure_ascii=False))
+            lines.append(settle_line(settlement, self._queue_json))
             if settlement.outcome == "acked":
                 acked += 1
             elif settlement.outcome == "retried":
