@@ -4,13 +4,14 @@ VENV ?= .venv
 DISTROS ?= debian13 debian12
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv testbed lint test test-unit test-worker test-molecule test-arm64 test-suse
+.PHONY: help venv testbed lint test test-unit test-worker test-lab test-molecule test-arm64 test-suse
 
 help:
 	@echo "make test           lint + every test (what CI runs)"
 	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
 	@echo "make test-unit      controller-side tests: variables, role logic (no hosts)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
+	@echo "make test-lab       ./lab up, demo, the management UI in headless Chromium, ./lab down"
 	@echo "make test-molecule  molecule default (Debian 13; Debian 12 with TLS), then the cluster scenario"
 	@echo "make test-arm64     molecule arm64: site.yml on an emulated aarch64 host (about N min)"
 	@echo "make test-suse      molecule suse on openSUSE Leap 15.6 and 16.0 (needs registry.opensuse.org)"
@@ -35,10 +36,13 @@ lint: venv
 	cd worker && mypy
 
 test-unit: venv
-	pytest -q tests
+	pytest -q tests --ignore=tests/lab
 
 test-worker: venv
 	cd worker && pytest -q
+
+test-lab: venv testbed
+	pytest -q tests/lab
 
 # Debian 13 runs the plain variant, Debian 12 the TLS variant (AMQPS/HTTPS only).
 test-molecule: venv testbed
@@ -59,4 +63,4 @@ test-suse: venv
 	testbed/prepare.sh debian13
 	KIT_SUSE_PULL=1 testbed/suse-scenario.sh
 
-test: lint test-unit test-worker test-molecule
+test: lint test-unit test-worker test-lab test-molecule
