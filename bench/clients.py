@@ -12,7 +12,8 @@
 
 Every kind decodes the JSON body, as the kit's worker does before calling its handler.  Each
 prints ``consuming`` once its consumer is registered and ``done N`` after its Nth ack (with
-``--expect N``); the benchmark reads those lines.  SIGTERM ends it without any cleanup.
+``--expect N``); the benchmark reads those lines.  ``plain --print-acks`` also prints
+``acked EVENT_ID`` after each ack (for the latency benchmark).  SIGTERM ends it without any cleanup.
 """
 
 from __future__ import annotations
@@ -51,13 +52,15 @@ def _blocking_channel(url: str, prefetch: int) -> tuple[Any, Any]:
     return connection, channel
 
 
-def run_plain(url: str, queue: str, prefetch: int, counter: Counter) -> None:
+def run_plain(url: str, queue: str, prefetch: int, counter: Counter, print_acks: bool = False) -> None:
     _connection, channel = _blocking_channel(url, prefetch)
 
     def process_event(ch: Any, method: Any, _properties: Any, body: bytes) -> None:
-        json.loads(body.decode())
+        event = json.loads(body.decode())
         ch.basic_ack(delivery_tag=method.delivery_tag)
         counter.tick()
+        if print_acks:
+            print(f"acked {event.get('event_id')}", flush=True)
 
     channel.basic_consume(queue=queue, on_message_callback=process_event)
     print("consuming", flush=True)
@@ -122,7 +125,7 @@ def run_tutorial(url: str, queue: str, work_seconds: float, counter: Counter) ->
 
 
 async def _aio_main(url: str, queue_name: str, prefetch: int, counter: Counter) -> None:
-    import aio_pika  # noqa: PLC0415 - only this kind needs it
+    import aio_pika
 
     connection = await aio_pika.connect(url)
     async with connection:
@@ -148,10 +151,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--prefetch", type=int, default=1)
     parser.add_argument("--expect", type=int, default=0, help="print 'done N' after N acks")
     parser.add_argument("--work-seconds", type=float, default=2.0, help="tutorial: sleep")
+    parser.add_argument("--print-acks", action="store_true", help="plain: a line per ack")
     args = parser.parse_args(argv)
     counter = Counter(args.expect)
     if args.kind == "plain":
-        run_plain(args.url, args.queue, args.prefetch, counter)
+        run_plain(args.url, args.queue, args.prefetch, counter, args.print_acks)
     elif args.kind == "plain-multi":
         run_plain_multi(args.url, args.queue, args.prefetch, counter)
     elif args.kind == "autoack":

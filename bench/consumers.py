@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.context import REPO
 from bench.procs import BIN_DIR, ChildProcess
 from bench.target import Broker
 
@@ -90,17 +91,19 @@ class Consumer:
     def is_kit(self) -> bool:
         return self.kind == "kit"
 
-    def start(
+    def command(
         self,
         broker: Broker,
         queue: str,
         workdir: Path,
         *,
         prefetch: int | None,
-        expect: int,
-        index: int = 1,
-    ) -> ChildProcess:
-        name = f"{self.kind}-{index}"
+        expect: int = 0,
+        name: str | None = None,
+        print_acks: bool = False,
+    ) -> list[str]:
+        """The child's argv; the kit's worker gets a TOML file written into ``workdir``."""
+        name = name or self.kind
         if self.is_kit:
             config = kit_config(
                 broker,
@@ -111,35 +114,47 @@ class Consumer:
                 options=self.options,
                 name=name,
             )
-            argv = [str(BIN_DIR / "event-worker"), "--config", str(config)]
-        else:
-            argv = [
-                sys.executable,
-                "-m",
-                "bench.clients",
-                self.kind,
-                "--url",
-                broker.url,
-                "--queue",
-                queue,
-                "--prefetch",
-                str(prefetch or 1),
-                "--expect",
-                str(expect),
-            ]
-            if "work_seconds" in self.options:
-                argv += ["--work-seconds", str(self.options["work_seconds"])]
-        return ChildProcess(argv, workdir / f"{name}.log", (ACKED, DONE), cwd=_repo_root())
+            return [str(BIN_DIR / "event-worker"), "--config", str(config)]
+        argv = [
+            sys.executable,
+            "-m",
+            "bench.clients",
+            self.kind,
+            "--url",
+            broker.url,
+            "--queue",
+            queue,
+            "--prefetch",
+            str(prefetch or 1),
+            "--expect",
+            str(expect),
+        ]
+        if "work_seconds" in self.options:
+            argv += ["--work-seconds", str(self.options["work_seconds"])]
+        if print_acks:
+            argv.append("--print-acks")
+        return argv
+
+    def start(
+        self,
+        broker: Broker,
+        queue: str,
+        workdir: Path,
+        *,
+        prefetch: int | None,
+        expect: int,
+        index: int = 1,
+    ) -> ChildProcess:
+        """Start one consumer whose output goes to ``workdir/<kind>-<index>.log``."""
+        name = f"{self.kind}-{index}"
+        argv = self.command(broker, queue, workdir, prefetch=prefetch, expect=expect, name=name)
+        return ChildProcess(argv, workdir / f"{name}.log", (ACKED, DONE), cwd=REPO)
 
     def acked(self, process: ChildProcess, expect: int) -> int:
         """Messages this process has acked so far, as far as its output tells."""
         if self.is_kit:
             return process.count(ACKED)
         return expect if process.count(DONE) else 0
-
-
-def _repo_root() -> Path:
-    return Path(__file__).resolve().parent.parent
 
 
 KIT = Consumer("kit", "kit worker")

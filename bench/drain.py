@@ -1,11 +1,15 @@
 """Timing one drain of a pre-filled queue by one or more consumer processes.
 
-The clock starts when the broker shows every consumer attached (passive queue.declare, polled
-every few milliseconds) and stops when the consumers' own output says the last message was
-acked: the kit's worker writes one settle line per event right after handing its ack to the
-socket, the baselines print ``done N`` after their Nth ack.  Completion is then checked at the
-broker: 0 messages ready, and still 0 after the consumers are stopped, so no delivery was left
-unacknowledged (an unacked message goes back to ready when its connection closes).
+The consumers start while the benchmark itself holds every message of the queue (delivered to
+it, unacked), so they attach to a queue with nothing ready.  Once the broker shows them all
+attached (passive queue.declare), the benchmark hands every message back at once
+(basic.nack multiple, requeue) and the clock starts: process start-up is never timed and
+several processes start together.  The clock stops when the consumers' own output says the
+last message was acked: the kit's worker writes one settle line per event right after handing
+its ack to the socket, the baselines print ``done N`` after their Nth ack.  Completion is then
+checked at the broker: 0 messages ready, and still 0 after the consumers are stopped, so no
+delivery was left unacknowledged (an unacked message goes back to ready when its connection
+closes).
 """
 
 from __future__ import annotations
@@ -14,13 +18,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pika
+
 from bench.consumers import Consumer
 from bench.procs import ChildProcess
 from bench.target import Broker, wait_for
 
-START_POLL = 0.003
+START_POLL = 0.01
 DONE_POLL = 0.005
 START_TIMEOUT = 60.0
+HOLD_TIMEOUT = 120.0
 
 
 class DrainError(RuntimeError):
@@ -30,7 +37,6 @@ class DrainError(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class Drain:
     messages: int
-    """Messages acked between the start and the end of the clock."""
     seconds: float
     cpu_seconds: float
     """CPU time the consumer processes used while the clock ran."""
@@ -57,20 +63,16 @@ def drain(
         raise DrainError(f"{queue} holds {ready} messages and {consumers} consumers, not {messages}")
     procs: list[ChildProcess] = []
     try:
-        for index in range(1, processes + 1):
-            procs.append(
-                consumer.start(
-                    broker, queue, workdir, prefetch=prefetch, expect=messages, index=index
-                )
-            )
-        started = _wait_attached(broker, queue, procs, processes)
-        cpu_before = sum(p.cpu_seconds() for p in procs)
-        acked_before = sum(consumer.acked(p, messages) for p in procs) if processes > 1 else 0
+        with HeldMessages(broker, queue, messages) as held:
+            for index in range(1, processes + 1):
+                procs.append(consumer.start(broker, queue, workdir, prefetch=prefetch, expect=messages, index=index))
+            _wait_attached(broker, queue, procs, processes)
+            cpu_before = sum(p.cpu_seconds() for p in procs)
+            started = held.release()
         deadline = started + timeout
         while sum(consumer.acked(p, messages) for p in procs) < messages:
-            now = time.monotonic()
-            if now > deadline or not all(p.running for p in procs):
-                raise DrainError(_failure(consumer, procs, "did not finish", broker, queue))
+            if time.monotonic() > deadline or not all(p.running for p in procs):
+                raise DrainError(_failure(consumer, procs, broker, queue))
             time.sleep(DONE_POLL)
         ended = time.monotonic()
         cpu = sum(p.cpu_seconds() for p in procs) - cpu_before
@@ -81,22 +83,53 @@ def drain(
     left = broker.amqp_counts(queue)[0]
     if left:
         raise DrainError(f"{consumer.kind}: {left} messages were left unacked in {queue}")
-    return Drain(messages - acked_before, ended - started, cpu)
+    return Drain(messages, ended - started, cpu)
 
 
-def _wait_attached(broker: Broker, queue: str, procs: list[ChildProcess], count: int) -> float:
+class HeldMessages:
+    """Every message of a queue delivered to a channel of our own and kept unacked, until
+    :meth:`release` requeues them all at once (context manager: released on exit anyway)."""
+
+    def __init__(self, broker: Broker, queue: str, count: int) -> None:
+        self._connection = pika.BlockingConnection(broker.parameters)
+        self._channel = self._connection.channel()
+        self._channel.basic_qos(prefetch_count=0)
+        tags: list[int] = []
+        consumer_tag = self._channel.basic_consume(
+            queue, lambda _ch, method, _props, _body: tags.append(method.delivery_tag)
+        )
+        deadline = time.monotonic() + HOLD_TIMEOUT
+        while len(tags) < count:
+            if time.monotonic() > deadline:
+                raise DrainError(f"only {len(tags)} of {count} messages of {queue} arrived")
+            self._connection.process_data_events(time_limit=0.1)
+        self._channel.basic_cancel(consumer_tag)
+        self._released: float | None = None
+
+    def release(self) -> float:
+        """Requeue everything held; returns the moment the nack went out."""
+        if self._released is None:
+            self._released = time.monotonic()
+            self._channel.basic_nack(delivery_tag=0, multiple=True, requeue=True)
+            self._connection.close()
+        return self._released
+
+    def __enter__(self) -> HeldMessages:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._released is None:
+            self.release()
+
+
+def _wait_attached(broker: Broker, queue: str, procs: list[ChildProcess], count: int) -> None:
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        now = time.monotonic()
-        if broker.amqp_counts(queue)[1] >= count:
-            return now
-        if now > deadline or not all(p.running for p in procs):
+    while broker.amqp_counts(queue)[1] < count:
+        if time.monotonic() > deadline or not all(p.running for p in procs):
             raise DrainError(f"consumers did not attach to {queue}:\n" + procs[0].text()[-2000:])
         time.sleep(START_POLL)
 
 
-def _failure(
-    consumer: Consumer, procs: list[ChildProcess], what: str, broker: Broker, queue: str
-) -> str:
+def _failure(consumer: Consumer, procs: list[ChildProcess], broker: Broker, queue: str) -> str:
     ready, _ = broker.amqp_counts(queue)
-    return f"{consumer.kind} {what} ({ready} ready left); output:\n" + procs[0].text()[-2000:]
+    return f"{consumer.kind} did not finish ({ready} ready left); output:\n" + procs[0].text()[-2000:]

@@ -43,8 +43,7 @@ class LocalBroker:
         server = RABBITMQ_BIN / "rabbitmq-server"
         if not server.exists():
             raise BrokerError(
-                f"{server} not found: install the Debian package rabbitmq-server, set "
-                "RABBITMQ_BIN_DIR, or give --url"
+                f"{server} not found: install the Debian package rabbitmq-server, set RABBITMQ_BIN_DIR, or give --url"
             )
         self.base_dir = base_dir
         self.node = f"evbench{os.getpid()}@localhost"
@@ -166,10 +165,7 @@ class LocalBroker:
 
     def _accepts_amqp(self) -> bool:
         if self._process is not None and self._process.poll() is not None:
-            raise BrokerError(
-                f"rabbitmq-server exited with {self._process.returncode}; "
-                f"output:\n{self.output_tail()}"
-            )
+            raise BrokerError(f"rabbitmq-server exited with {self._process.returncode}; output:\n{self.output_tail()}")
         try:
             connection = pika.BlockingConnection(pika.URLParameters(self.url))
         except pika.exceptions.AMQPError:

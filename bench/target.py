@@ -14,7 +14,6 @@ from typing import Any
 
 import pika
 import pika.exceptions
-
 from event_worker.publisher import ConfirmingPublisher, OutgoingMessage, PublishReport, Target
 
 BODY_BYTES = 100
@@ -110,9 +109,7 @@ class Broker:
 
     # -- filling -----------------------------------------------------------------------------
 
-    def publish(
-        self, queue: str, messages: Iterator[OutgoingMessage], window: int = FILL_WINDOW
-    ) -> PublishReport:
+    def publish(self, queue: str, messages: Iterator[OutgoingMessage], window: int = FILL_WINDOW) -> PublishReport:
         """Persistent, confirmed publishes via the kit's own publisher."""
         publisher = ConfirmingPublisher(
             [Target(self.parameters, "bench")], exchange="", routing_key=queue, window=window
@@ -134,7 +131,7 @@ class Broker:
         request = urllib.request.Request(self.http_url + path)
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
-        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http(s) only
+        with urllib.request.urlopen(request, timeout=5) as response:
             return json.load(response)
 
     @property

@@ -1,0 +1,1 @@
+"""Benchmarks of the RabbitMQ deployment kit: ``python -m bench --help``."""
