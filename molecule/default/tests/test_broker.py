@@ -125,7 +125,13 @@ def test_testqueue_round_trip(host):
         host.run("rabbitmqadmin delete queue name=testqueue")
 
 
-def test_firewalld_opens_each_port_to_its_sources_only(host, tls):
+@pytest.fixture
+def firewalld(host):
+    if not host.ansible.get_variables().get("rabbitmq_server_firewalld", False):
+        pytest.skip("this scenario runs without firewalld (rabbitmq_server_firewalld: false)")
+
+
+def test_firewalld_opens_each_port_to_its_sources_only(host, tls, firewalld):
     rules = host.check_output("firewall-cmd --zone public --list-rich-rules").splitlines()
     amqp, management = (5671, 15671) if tls else (5672, 15672)
     assert f'rule family="ipv4" source address="192.0.2.0/24" port port="{management}" protocol="tcp" accept' in rules
@@ -133,7 +139,7 @@ def test_firewalld_opens_each_port_to_its_sources_only(host, tls):
     assert not any('port="15692"' in rule for rule in rules)
 
 
-def test_management_ui_is_closed_to_other_addresses(host, tls):
+def test_management_ui_is_closed_to_other_addresses(host, tls, firewalld):
     """The controller is not in the UI's sources: its connection is refused by firewalld."""
     ip = host.check_output("hostname -I").split()[0]
     port = 15671 if tls else 15672
