@@ -5,16 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 import tempfile
 import time
 import traceback
-import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench import machine, report
+from bench import lab, machine, report
 from bench.context import REPO, Context
 from bench.localbroker import LocalBroker
 from bench.plan import FULL, TINY
@@ -38,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
         "permission: queues named bench.* are declared and deleted)",
     )
     parser.add_argument(
+        "--lab",
+        action="store_true",
+        help="measure the broker of the local lab (./lab up) as its admin user",
+    )
+    parser.add_argument(
         "--management-url",
         metavar="URL",
         help="its management API, for the RabbitMQ and Erlang versions (default: http://HOST:15672, same credentials)",
@@ -53,11 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def redact(url: str) -> str:
-    parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@")))
+def redact(text: str) -> str:
+    """Hide the password of any amqp(s):// URL in ``text``."""
+    return re.sub(r"(amqps?://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
 
 
 def chosen_sections(only: str | None, parser: argparse.ArgumentParser) -> list[str]:
@@ -93,13 +96,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     names = chosen_sections(args.only, parser)
+    if args.lab:
+        if args.url:
+            parser.error("--lab and --url exclude each other")
+        try:
+            args.url = lab.broker_url()
+        except lab.LabError as exc:
+            parser.error(f"--lab: {exc}")
     logging.getLogger("pika").setLevel(logging.CRITICAL)
     plan = TINY if args.tiny else FULL
     started = time.monotonic()
     load_start = machine.load()
-    command = "python -m bench " + " ".join(
-        redact(a) if a.startswith("amqp") else a for a in (argv if argv is not None else sys.argv[1:])
-    )
+    given = argv if argv is not None else sys.argv[1:]
+    command = "python -m bench " + " ".join(redact(a) for a in given)
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
         workdir = Path(tmp)
         local: LocalBroker | None = None

@@ -1,4 +1,4 @@
-"""The broker under test: AMQP for administration and filling, the management API for counts."""
+"""The broker under test: AMQP for administration and filling, the management API for facts."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pika
@@ -18,17 +17,6 @@ from event_worker.publisher import ConfirmingPublisher, OutgoingMessage, Publish
 
 BODY_BYTES = 100
 FILL_WINDOW = 500
-
-
-@dataclass(frozen=True, slots=True)
-class QueueCounts:
-    ready: int
-    unacked: int
-    consumers: int
-
-    @property
-    def total(self) -> int:
-        return self.ready + self.unacked
 
 
 def event_body(number: int, size: int = BODY_BYTES, **fields: object) -> bytes:
@@ -143,17 +131,6 @@ class Broker:
             except (OSError, urllib.error.URLError, ValueError):
                 self._http_ok = False
         return self._http_ok
-
-    def counts(self, queue: str) -> QueueCounts:
-        """Ready, unacked and consumers from the management API (as of its last statistics)."""
-        vhost = urllib.parse.quote(self.vhost, safe="")
-        name = urllib.parse.quote(queue, safe="")
-        data = self._http_get(f"/api/queues/{vhost}/{name}")
-        return QueueCounts(
-            int(data.get("messages_ready", 0)),
-            int(data.get("messages_unacknowledged", 0)),
-            int(data.get("consumers", 0)),
-        )
 
     def overview(self) -> dict[str, Any]:
         data: dict[str, Any] = self._http_get("/api/overview")

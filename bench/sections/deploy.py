@@ -19,11 +19,10 @@ from typing import Any
 
 from bench import charts
 from bench.context import REPO, Context
+from bench.lab import LAB, LABEL
 from bench.stats import ratio
 
-LAB = REPO / "lab"
 STATE = REPO / ".lab" / "last-converge.json"
-LAB_LABEL = "rabbitmq-kit-lab"
 TIMEOUT = 3600
 
 
@@ -38,7 +37,7 @@ def unavailable() -> str | None:
     if shutil.which("docker") is None:
         return "docker is not installed (./lab up would install it: run it once first)"
     listed = subprocess.run(
-        ["docker", "ps", "--format", '{{.Names}}\t{{.Label "' + LAB_LABEL + '"}}'],
+        ["docker", "ps", "--format", '{{.Names}}\t{{.Label "' + LABEL + '"}}'],
         capture_output=True,
         text=True,
         check=False,
