@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import time
 import urllib.error
@@ -42,6 +43,9 @@ class Broker:
         self.url = url
         self.parameters = pika.URLParameters(url)
         self.parameters.connection_attempts = 1
+        # The admin connection sits idle while a consumer drains (the tutorial workload takes
+        # minutes): without heartbeats the broker does not drop it for missing them.
+        self.parameters.heartbeat = 0
         creds = self.parameters.credentials
         self.username: str = creds.username
         self.password: str = creds.password
@@ -64,7 +68,8 @@ class Broker:
 
     def close(self) -> None:
         if self._connection is not None and self._connection.is_open:
-            self._connection.close()
+            with contextlib.suppress(pika.exceptions.AMQPError):
+                self._connection.close()
         self._connection = None
         self._channel = None
 
@@ -92,7 +97,11 @@ class Broker:
 
     def amqp_counts(self, queue: str) -> tuple[int, int]:
         """(ready, consumers) from a passive queue.declare: cheap and exact."""
-        method = self.channel.queue_declare(queue, passive=True).method
+        try:
+            method = self.channel.queue_declare(queue, passive=True).method
+        except pika.exceptions.AMQPConnectionError:
+            self.close()  # a dropped admin connection: one fresh try
+            method = self.channel.queue_declare(queue, passive=True).method
         return int(method.message_count), int(method.consumer_count)
 
     # -- filling -----------------------------------------------------------------------------
