@@ -30,7 +30,7 @@ class Plan:
 
 
 FULL = Plan(
-    repeats=3,
+    repeats=5,
     messages=20_000,
     prefetches=(1, 10, 100, 300),
     tutorial_events=200,
