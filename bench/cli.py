@@ -122,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ctx = Context(broker=broker, workdir=workdir, plan=plan, tiny=args.tiny)
         try:
             facts = machine.facts(broker, private_broker=local is not None)
-            sections = {name: run_section(ctx, name) for name in names}
+            # Deploy last: it leaves the lab's containers running.
+            run_order = sorted(names, key=lambda name: name == "deploy")
+            sections = {name: run_section(ctx, name) for name in run_order}
             ctx.cleanup()
         finally:
             broker.close()
