@@ -40,9 +40,11 @@ def test_one_consumer_per_process_on_each_queue(host):
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_security_exposure_at_most_2(host, unit):
+    # Only the emulated arm64 scenario allows more (see its molecule.yml).
+    limit = float(host.ansible.get_variables().get("molecule_max_security_exposure", 2.0))
     out = host.check_output(f"systemd-analyze security --no-pager event-worker@{unit}.service")
     exposure = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", out).group(1))
-    assert exposure <= 2.0, out
+    assert exposure <= limit, out
 
 
 @pytest.mark.parametrize("unit", UNITS)
