@@ -14,7 +14,7 @@ from bench.target import Broker
 
 ACKED = b'"outcome": "acked"'
 DONE = b"done "
-KIT_DEFAULT_PREFETCH = 32  # consumer.prefetch's default, and the role's event_worker_concurrency
+KIT_DEFAULT_PREFETCH = 100  # consumer.prefetch's default, and the role's event_worker_concurrency
 
 
 def _toml(value: object) -> str:

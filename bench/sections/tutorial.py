@@ -1,7 +1,7 @@
 """Section 2: the tutorial's workload, order events with simulated I/O of a fixed length.
 
 The tutorial's worker.py (prefetch 1, one process, ``time.sleep`` in the callback) against the
-kit's ``orders`` handler with the kit's defaults (concurrency 32, one process), and with the
+kit's ``orders`` handler with the kit's defaults (concurrency 100, one process), and with the
 one setting that matters for I/O-bound work raised.  The tutorial's worker runs once: its time
 is the sum of its sleeps, so repeating it would only repeat the same number.
 """

@@ -97,7 +97,7 @@ def test_minimal_config_gets_the_documented_defaults(tmp_path: Path, secrets: Pa
     )
     assert broker.tls is None
     consumer = config.consumer
-    assert (consumer.prefetch, consumer.max_body_bytes, consumer.retry_limit) == (32, 1048576, 3)
+    assert (consumer.prefetch, consumer.max_body_bytes, consumer.retry_limit) == (100, 1048576, 3)
     assert consumer.shutdown_timeout == 60.0
     assert config.handler.name == "orders"
     assert config.handler.options == OrdersOptions(work_seconds=2.0)

@@ -25,7 +25,9 @@ def paused_workers(host):
         host.check_output(f"systemctl stop {unit}")
     yield
     for unit in units:
-        host.check_output(f"systemctl start {unit}")
+        # Tests pause the workers often; flush systemd's start rate limit
+        # (5 starts in 10 s) so the next start is not refused.
+        host.check_output(f"systemctl reset-failed {unit} && systemctl start {unit}")
 
 
 @pytest.fixture(scope="module")

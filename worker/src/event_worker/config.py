@@ -54,7 +54,7 @@ class ConsumerConfig:
     queue: str
     retry_exchange: str
     dead_letter_exchange: str
-    prefetch: int = 32
+    prefetch: int = 100
     max_body_bytes: int = 1024 * 1024
     retry_limit: int = 3
     shutdown_timeout: float = 60.0
@@ -193,7 +193,7 @@ def parse_consumer(table: Table) -> ConsumerConfig:
         queue=table.string("queue"),
         retry_exchange=table.string("retry_exchange"),
         dead_letter_exchange=table.string("dead_letter_exchange"),
-        prefetch=table.integer("prefetch", 32, minimum=1, maximum=65535),
+        prefetch=table.integer("prefetch", 100, minimum=1, maximum=65535),
         max_body_bytes=table.integer("max_body_bytes", 1024 * 1024, minimum=1),
         retry_limit=table.integer("retry_limit", 3, minimum=0),
         shutdown_timeout=table.number("shutdown_timeout", 60.0, positive=True),
