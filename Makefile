@@ -4,13 +4,14 @@ VENV ?= .venv
 DISTROS ?= debian13 debian12
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv testbed lint test test-unit test-worker test-lab test-molecule test-arm64 test-suse
+.PHONY: help venv testbed lint test test-unit test-worker test-bench test-lab test-molecule test-arm64 test-suse
 
 help:
 	@echo "make test           lint + every test (what CI runs)"
 	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
 	@echo "make test-unit      controller-side tests: variables, role logic (no hosts)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
+	@echo "make test-bench     the benchmark's tiny mode end to end (no thresholds), and its README block"
 	@echo "make test-lab       ./lab up, demo, the management UI in headless Chromium, ./lab down"
 	@echo "make test-molecule  molecule default (Debian 13; Debian 12 with TLS), then the cluster scenario"
 	@echo "make test-arm64     molecule arm64: site.yml on an emulated aarch64 host (about N min)"
@@ -34,12 +35,16 @@ lint: venv
 	ruff check . worker
 	ruff format --check . worker
 	cd worker && mypy
+	mypy --strict --ignore-missing-imports bench
 
 test-unit: venv
 	pytest -q tests --ignore=tests/lab
 
 test-worker: venv
 	cd worker && pytest -q
+
+test-bench: venv
+	pytest -q bench
 
 test-lab: venv testbed
 	pytest -q tests/lab
@@ -63,4 +68,4 @@ test-suse: venv
 	testbed/prepare.sh debian13
 	KIT_SUSE_PULL=1 testbed/suse-scenario.sh
 
-test: lint test-unit test-worker test-lab test-molecule
+test: lint test-unit test-worker test-bench test-lab test-molecule

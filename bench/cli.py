@@ -145,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     report.write(args.out, results)
     print(f"[bench] results in {args.out}/results.md", file=sys.stderr)
+    if args.out.resolve() == DEFAULT_OUT and not args.tiny and report.update_readme(REPO / "README.md", results):
+        print("[bench] summary updated in README.md", file=sys.stderr)
     failed = [name for name, result in sections.items() if "error" in result]
     return 1 if failed else 0
 

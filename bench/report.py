@@ -64,6 +64,53 @@ def write(out: Path, results: dict[str, Any]) -> None:
     (out / "results.md").write_text(markdown(results, out))
 
 
+README_START = "<!-- bench summary: written by python -m bench -->"
+README_END = "<!-- end of bench summary -->"
+
+
+def summary(results: dict[str, Any]) -> str:
+    """The machine, the goals and the throughput table, for the top-level README."""
+    machine = results["machine"]
+    host = ", ".join(
+        f"{machine[key]}{suffix}"
+        for key, suffix in (("cpu", ""), ("cores", " cores"), ("arch", ""), ("os", ""))
+        if machine.get(key) is not None
+    )
+    lines = [
+        f"Latest run: {results['finished']}, `{results['command']}`, on {host}; "
+        f"RabbitMQ {machine.get('rabbitmq')}, Erlang {machine.get('erlang')}, "
+        f"{machine.get('broker')}."
+        + (
+            " Sections it did not run keep their earlier numbers (dated in results.md)."
+            if "--only" in results["command"]
+            else ""
+        ),
+        "",
+        "| Goal | Target | Measured | Met |",
+        "|---|---|---:|---|",
+    ]
+    for goal in results["goals"]:
+        value = goal["measured"]
+        shown = "not measured" if value is None else f"{value:.2f}"
+        met = {True: "yes", False: "**no**", None: "-"}[goal["met"]]
+        lines.append(f"| {goal['goal']} | {goal['target']} | {shown} | {met} |")
+    tp = results["sections"].get("throughput", {})
+    if "rows" in tp:
+        lines += ["", "Throughput (msgs/s):", "", throughput.markdown(tp)]
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, results: dict[str, Any]) -> bool:
+    """Rewrite the summary block of the README; False when the README has no such block."""
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _old, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{summary(results)}\n{README_END}{tail}")
+    return True
+
+
 def markdown(results: dict[str, Any], out: Path) -> str:
     machine = results["machine"]
     lines = [

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench import report
 from bench.context import REPO
 
 MEASURED = ("throughput", "tutorial", "latency", "scaling", "publisher")
@@ -50,3 +51,17 @@ def test_tiny_run_writes_every_section(tmp_path: Path) -> None:
     markdown = (out / "results.md").read_text()
     for title in ("Throughput", "tutorial's workload", "latency", "Scaling", "publisher"):
         assert title in markdown
+
+
+def test_readme_summary_block_is_rewritten_in_place(tmp_path: Path) -> None:
+    results = json.loads((REPO / "bench" / "results" / "results.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Kit\n\n{report.README_START}\nstale\n{report.README_END}\n\n## Layout\n")
+    assert report.update_readme(readme, results)
+    text = readme.read_text()
+    assert "stale" not in text
+    assert "| tutorial workload, kit defaults vs tutorial worker | >= 50x |" in text
+    assert text.startswith("# Kit\n\n") and text.endswith(f"{report.README_END}\n\n## Layout\n")
+    assert report.README_START in (REPO / "README.md").read_text(), "the top-level README lost its block"
+    readme.write_text("# no block\n")
+    assert not report.update_readme(readme, results)
