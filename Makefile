@@ -14,7 +14,7 @@ help:
 	@echo "make test-bench     the benchmark's tiny mode end to end (no thresholds), and its README block"
 	@echo "make test-lab       ./lab up, demo, the management UI in headless Chromium, ./lab down"
 	@echo "make test-molecule  molecule default (Debian 13; Debian 12 with TLS), then the cluster scenario"
-	@echo "make test-arm64     molecule arm64: site.yml on an emulated aarch64 host (about N min)"
+	@echo "make test-arm64     molecule arm64: site.yml on an emulated aarch64 host (about 55 min)"
 	@echo "make test-suse      molecule suse on openSUSE Leap 15.6 and 16.0 (needs registry.opensuse.org)"
 	@echo "make testbed        docker daemon + systemd base images (root)"
 
