@@ -333,7 +333,7 @@ def test_render_instance_is_the_tutorials(default_render):
             "boot": True,
             "auto_delete": True,
             "initialize_params": {
-                "source_image": "projects/suse-cloud/global/images/family/sles-15-arm64",
+                "source_image": "projects/suse-cloud/global/images/sles-15-sp6-v20241113-arm64",
                 "disk_type": "hyperdisk-balanced",
                 "disk_size_gb": 20,
             },
@@ -475,7 +475,7 @@ def test_instance_rest_request(default_render):
             "initializeParams": {
                 "diskSizeGb": 20,
                 "diskType": f"https://compute.googleapis.com/compute/v1/{zone}/diskTypes/hyperdisk-balanced",
-                "sourceImage": "projects/suse-cloud/global/images/family/sles-15-arm64",
+                "sourceImage": "projects/suse-cloud/global/images/sles-15-sp6-v20241113-arm64",
             },
         }
     ]

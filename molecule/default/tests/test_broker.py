@@ -57,6 +57,16 @@ def test_tls_listener_certificate_verifies_against_the_kit_ca(host, tls, port):
     assert (key.user, key.group, key.mode) == ("root", "rabbitmq", 0o640)
 
 
+def test_the_node_runs_under_the_name_the_kit_wrote(host):
+    """rabbit@SHORT-HOSTNAME, written by the kit whatever the package shipped (SUSE: rabbit@localhost)."""
+    wanted = "rabbit@" + host.check_output("hostname -s")
+    assert f"NODENAME={wanted}" in host.file("/etc/rabbitmq/rabbitmq-env.conf").content_string.splitlines()
+    cluster = json.loads(host.check_output(f"rabbitmqctl -n {wanted} cluster_status --formatter json"))
+    assert cluster["running_nodes"] == [wanted]
+    # The CLIs read the same file: a bare call reaches the same node, whose data is its own.
+    assert status(host)["data_directory"].endswith(f"/{wanted}")
+
+
 def test_no_alarms(host):
     assert status(host)["alarms"] == []
 
