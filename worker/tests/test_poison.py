@@ -16,6 +16,7 @@ pytestmark = pytest.mark.broker
 POISON: list[tuple[str, bytes, str]] = [
     ("not-utf8", b"\xff\xfe{not utf-8", "invalid_utf8: 'utf-8' codec can't decode byte 0xff"),
     ("not-json", b"hello world", "invalid_json: Expecting value: line 1 column 1 (char 0)"),
+    ("nan", b'{"order_id": NaN, "event": "order.created"}', "invalid_json: NaN is not JSON"),
     ("not-object", b"[1, 2, 3]", "not_an_object: expected a JSON object, got a JSON array"),
     ("missing-field", b'{"order_id": 5}', "missing_field: event"),
     ("oversize", b'{"order_id": 1, "event": "' + b"x" * 2048 + b'"}', "oversize: body is"),

@@ -120,8 +120,9 @@ def test_connection_failure_fails_clearly_without_the_password() -> None:
     assert "hunter2-secret" not in result.stderr
 
 
-def test_invalid_payload_is_a_usage_error() -> None:
-    result = run_publish("--url", "amqp://localhost/", "--routing-key", "x", "{not json")
+@pytest.mark.parametrize("payload", ["{not json", '{"order_id": NaN, "event": "order.created"}'])
+def test_invalid_payload_is_a_usage_error(payload: str) -> None:
+    result = run_publish("--url", "amqp://localhost/", "--routing-key", "x", payload)
     assert result.returncode == 2
     assert "not valid JSON" in result.stderr
 

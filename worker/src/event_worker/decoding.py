@@ -19,6 +19,18 @@ class InvalidEvent(Exception):
         return f"{self.kind}: {self.detail}"
 
 
+def _refuse_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON (RFC 8259 has no NaN or Infinity)")
+
+
+def strict_json_loads(text: str) -> object:
+    """json.loads, minus Python's extensions: NaN, Infinity and -Infinity are errors.
+
+    Raises json.JSONDecodeError or ValueError (both ValueError).
+    """
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
 def _json_type_name(value: object) -> str:
     if value is None:
         return "null"
@@ -42,8 +54,8 @@ def decode_event_body(
     except UnicodeDecodeError as exc:
         raise InvalidEvent("invalid_utf8", str(exc)) from None
     try:
-        value: object = json.loads(text)
-    except json.JSONDecodeError as exc:
+        value: object = strict_json_loads(text)
+    except ValueError as exc:
         raise InvalidEvent("invalid_json", str(exc)) from None
     except RecursionError:
         raise InvalidEvent("invalid_json", "nesting too deep") from None

@@ -28,6 +28,7 @@ import pika
 from event_worker import __version__
 from event_worker.broker import connection_parameters, describe_target
 from event_worker.config import load_broker_config
+from event_worker.decoding import strict_json_loads
 from event_worker.errors import ConfigError
 from event_worker.publisher import (
     ConfirmingPublisher,
@@ -115,8 +116,8 @@ def split_documents(text: str, source: str) -> list[str]:
     if not stripped:
         raise UsageError(f"{source}: no JSON document found")
     try:
-        json.loads(stripped)
-    except json.JSONDecodeError:
+        strict_json_loads(stripped)
+    except ValueError:
         pass
     else:
         return [stripped]
@@ -125,8 +126,8 @@ def split_documents(text: str, source: str) -> list[str]:
         if not line.strip():
             continue
         try:
-            json.loads(line)
-        except json.JSONDecodeError as exc:
+            strict_json_loads(line)
+        except ValueError as exc:
             raise UsageError(f"{source} line {number}: not valid JSON: {exc}") from None
         documents.append(line.strip())
     return documents
@@ -139,8 +140,8 @@ def collect_payloads(args: argparse.Namespace, stdin: TextIO) -> list[str]:
             documents.extend(split_documents(stdin.read(), "stdin"))
             continue
         try:
-            json.loads(payload)
-        except json.JSONDecodeError as exc:
+            strict_json_loads(payload)
+        except ValueError as exc:
             raise UsageError(f"payload argument {index} is not valid JSON: {exc}") from None
         documents.append(payload)
     if args.file is not None:
