@@ -1,7 +1,7 @@
 # One entry point for the kit's chores. `make help` lists them.
 SHELL := /bin/bash
 VENV ?= .venv
-DISTROS ?= debian13 debian12
+DISTROS ?= debian13 debian12 suse-family
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: help venv testbed lint test test-unit test-worker test-bench test-lab test-molecule test-arm64 test-suse
@@ -13,10 +13,10 @@ help:
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
 	@echo "make test-bench     the benchmark's tiny mode end to end (no thresholds), and its README block"
 	@echo "make test-lab       ./lab up, demo, the management UI in headless Chromium, ./lab down"
-	@echo "make test-molecule  molecule default (Debian 13; Debian 12 with TLS), then the cluster scenario"
+	@echo "make test-molecule  molecule default (Debian 13; Debian 12 with TLS), cluster, suse-family (SUSE-shaped test host)"
 	@echo "make test-arm64     molecule arm64: site.yml on an emulated aarch64 host (about 55 min)"
-	@echo "make test-suse      molecule suse on openSUSE Leap 15.6 and 16.0 (needs registry.opensuse.org)"
-	@echo "make testbed        docker daemon + systemd base images (root)"
+	@echo "make test-suse      molecule suse on openSUSE Leap 15.6 (needs registry.opensuse.org and openSUSE's mirrors)"
+	@echo "make testbed        docker daemon, systemd base images, the SUSE-family host and its repository (root)"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt worker/pyproject.toml
@@ -57,6 +57,10 @@ test-molecule: venv testbed
 	MOLECULE_DISTRO=debian12 MOLECULE_TLS=true molecule test -s default
 	echo "=== $$(date +%T) molecule cluster"
 	molecule test -s cluster
+	echo "=== $$(date +%T) molecule suse-family (SUSE-family test host, not SUSE), the tutorial's signed RPMs"
+	molecule test -s suse-family
+	echo "=== $$(date +%T) molecule suse-family-cluster: two SUSE-family hosts from rabbitmq-server313-shaped packages"
+	molecule test -s suse-family-cluster
 	testbed/suse-scenario.sh
 	echo "=== $$(date +%T) molecule done"
 

@@ -2,7 +2,8 @@
 # Prepare this machine as a test bed: a running docker daemon and systemd base
 # images built without any container registry (debootstrap + docker import).
 #
-#   testbed/prepare.sh [IMAGE ...]     IMAGE: debian13 (default set: debian13 debian12), debian12, debian13-arm64
+#   testbed/prepare.sh [IMAGE ...]     IMAGE: debian13 (default set: debian13 debian12), debian12, debian13-arm64,
+#                                      suse-family (the SUSE-family test host and its repository; testbed/suse-family/)
 #
 # Safe to run again: packages already present, a running daemon and images
 # that already exist are left alone. Needs root and Debian's package mirrors.
@@ -75,4 +76,9 @@ build() {
 
 images=("$@")
 [ ${#images[@]} -gt 0 ] || images=(debian13 debian12)
-for image in "${images[@]}"; do build "$image"; done
+for image in "${images[@]}"; do
+  case $image in
+    suse-family) build debian13 && "$(dirname "$0")/suse-family/build.sh" ;;
+    *) build "$image" ;;
+  esac
+done

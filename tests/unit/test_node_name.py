@@ -12,7 +12,9 @@ import pytest
 import yaml
 
 ROLES = Path(__file__).resolve().parents[2] / "roles"
-CLIS = re.compile(r"^(rabbitmqctl|rabbitmq-plugins|rabbitmq-queues|rabbitmq-diagnostics|rabbitmq-upgrade|rabbitmq-streams)\b")
+CLIS = re.compile(
+    r"^(rabbitmqctl|rabbitmq-plugins|rabbitmq-queues|rabbitmq-diagnostics|rabbitmq-upgrade|rabbitmq-streams)\b"
+)
 # Modules that run the CLIs unless they are given a management API host.
 CLI_MODULES = {
     "community.rabbitmq.rabbitmq_user",

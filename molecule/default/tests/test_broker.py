@@ -62,7 +62,7 @@ def test_the_node_runs_under_the_name_the_kit_wrote(host):
     wanted = "rabbit@" + host.check_output("hostname -s")
     assert f"NODENAME={wanted}" in host.file("/etc/rabbitmq/rabbitmq-env.conf").content_string.splitlines()
     cluster = json.loads(host.check_output(f"rabbitmqctl -n {wanted} cluster_status --formatter json"))
-    assert cluster["running_nodes"] == [wanted]
+    assert wanted in cluster["running_nodes"]
     # The CLIs read the same file: a bare call reaches the same node, whose data is its own.
     assert status(host)["data_directory"].endswith(f"/{wanted}")
 

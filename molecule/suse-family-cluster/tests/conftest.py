@@ -1,0 +1,6 @@
+"""Fixtures of the suse-family-cluster scenario's tests."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "common"))
