@@ -25,27 +25,28 @@ def nowhere_inventory(tmp_path_factory):
     return path
 
 
+def run_playbook_once(inventory, playbook, *extra_args, env=None):
+    """Run a playbook of the kit against inventory; return (exit code, combined output)."""
+    if env is None:
+        env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook), *extra_args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return result.returncode, result.stdout
+
+
 @pytest.fixture
 def run_playbook(nowhere_inventory):
     """Run a playbook against the unreachable host; return (exit code, combined output)."""
 
     def run(playbook, *extra_args):
-        env = dict(
-            os.environ,
-            ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"),
-            ANSIBLE_NOCOLOR="1",
-            ANSIBLE_FORCE_COLOR="0",
-        )
-        result = subprocess.run(
-            ["ansible-playbook", "-i", str(nowhere_inventory), str(ROOT / playbook), *extra_args],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        return result.returncode, result.stdout
+        return run_playbook_once(nowhere_inventory, playbook, *extra_args)
 
     return run

@@ -34,6 +34,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.module_utils import basic
+from conftest import run_playbook_once
 
 ROOT = Path(__file__).resolve().parents[1]
 PROVISION = "playbooks/provision-gcp.yml"
@@ -74,17 +75,7 @@ def offline_env(scratch: Path, proxy: str = DEAD_PROXY) -> dict[str, str]:
 
 
 def run(inventory, scratch, playbook, *args, env=None):
-    result = subprocess.run(
-        ["ansible-playbook", "-i", str(inventory), str(ROOT / playbook), *args],
-        cwd=ROOT,
-        env=env or offline_env(scratch),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    return result.returncode, result.stdout
+    return run_playbook_once(inventory, playbook, *args, env=env or offline_env(scratch))
 
 
 def extra(variables: dict) -> list[str]:

@@ -5,8 +5,11 @@ Every run targets a host that does not exist: reaching for it would show as
 """
 
 import json
+import sys
 
 import pytest
+import yaml
+from conftest import ROOT, run_playbook_once
 
 GOOD = ["-e", "rabbitmq_server_admin_password=correct-horse-battery"]
 
@@ -81,3 +84,65 @@ def test_bad_topology_fails_before_any_change(run_playbook, extra, message):
     code, out = run_playbook("playbooks/topology.yml", *GOOD, "-e", json.dumps(extra))
     assert_stopped_before_host(code, out)
     assert message in out
+
+
+def typed_options():
+    """Every numeric and boolean variable of the roles site.yml runs, from their argument specs."""
+    sys.path.insert(0, str(ROOT / "playbooks" / "filter_plugins"))
+    from kit_checks import kit_typed_options
+
+    return kit_typed_options(["rabbitmq_server", "rabbitmq_topology", "event_worker", "rabbitmq_smoke"])
+
+
+AS_STRING = {"int": "1", "float": "0.5", "bool": "true"}
+
+
+@pytest.fixture(scope="module")
+def all_typed_as_key_value(nowhere_inventory):
+    """One site.yml run with every numeric and boolean variable given as -e NAME=VALUE (a string)."""
+    extra = [arg for option in typed_options() for arg in ("-e", f"{option['name']}={AS_STRING[option['type']]}")]
+    return run_playbook_once(nowhere_inventory, "site.yml", *GOOD, *extra)
+
+
+def test_every_role_has_typed_variables_to_check():
+    roles = {option["role"] for option in typed_options()}
+    assert roles == {"rabbitmq_server", "rabbitmq_topology", "event_worker", "rabbitmq_smoke"}
+
+
+@pytest.mark.parametrize("option", typed_options(), ids=lambda option: option["name"])
+def test_key_value_number_or_boolean_is_refused_by_name(all_typed_as_key_value, option):
+    code, out = all_typed_as_key_value
+    assert_stopped_before_host(code, out)
+    expected = "true or false" if option["type"] == "bool" else f"a number ({option['type']})"
+    assert f"{option['name']} must be {expected}, not the string '{AS_STRING[option['type']]}'" in out
+    assert "Error rendering" not in out
+
+
+def role_default(option):
+    defaults = yaml.safe_load((ROOT / "roles" / option["role"] / "defaults" / "main.yml").read_text())
+    return defaults.get(option["name"])
+
+
+def test_json_extra_vars_are_accepted(run_playbook):
+    """The roles' own defaults, given as JSON on the command line, pass every check."""
+    values = {o["name"]: role_default(o) for o in typed_options() if isinstance(role_default(o), (int, float, bool))}
+    assert len(values) > 20
+    secrets = {
+        "rabbitmq_topology_publisher_passwords": {"publisher": "publisher-secret"},
+        "event_worker_passwords": {"orders": "orders-secret", "whatsapp": "whatsapp-secret"},
+    }
+    code, out = run_playbook("site.yml", *GOOD, "--tags", "never", "-e", json.dumps(values | secrets))
+    assert code == 0, out
+    assert "must be" not in out
+
+
+def test_broker_change_with_a_bad_topology_value_stops_site_before_any_host(run_playbook):
+    extra = {
+        "rabbitmq_server_vm_memory_high_watermark": 0.5,
+        "rabbitmq_topology_exchanges": [{"name": "audit", "type": "topik"}],
+    }
+    code, out = run_playbook("site.yml", *GOOD, "-e", json.dumps(extra))
+    assert_stopped_before_host(code, out)
+    assert "got: topik" in out
+    # The broker play never started: the validation play stopped the run.
+    assert "PLAY [Deploy the RabbitMQ broker]" not in out

@@ -41,6 +41,8 @@ def _type(option: dict[str, Any]) -> str:
 
 def table(spec_file: Path) -> str:
     specs = yaml.safe_load(spec_file.read_text())["argument_specs"]
+    # The `validate` entry point takes the same variables as `main` (a YAML alias).
+    specs = {entry: body for entry, body in specs.items() if entry == "main" or body is not specs.get("main")}
     lines: list[str] = []
     for entry, body in specs.items():
         if len(specs) > 1:

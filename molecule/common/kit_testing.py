@@ -19,6 +19,22 @@ def wait_until(predicate, timeout=30.0, interval=0.5, message="condition"):
         time.sleep(interval)
 
 
+def journal_text(host):
+    """Every field of every journal entry on host, as text (_CMDLINE, MESSAGE and the rest).
+
+    journald gives a field that is not valid UTF-8 as a list of bytes, and a field
+    repeated in one entry as a list of values.
+    """
+    values = []
+    for line in host.check_output("journalctl --output json --no-pager --all").splitlines():
+        for value in json.loads(line).values():
+            items = value if isinstance(value, list) and value and isinstance(value[0], list | str) else [value]
+            for item in items:
+                is_bytes = isinstance(item, list) and all(isinstance(b, int) for b in item)
+                values.append(bytes(item).decode("utf-8", "replace") if is_bytes else str(item))
+    return "\n".join(values)
+
+
 class Admin:
     """rabbitmqadmin on the broker host, as root (credentials in /root/.rabbitmqadmin.conf)."""
 

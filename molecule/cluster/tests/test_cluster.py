@@ -5,7 +5,7 @@ import time
 
 import pytest
 from conftest import BROKERS
-from kit_testing import playbook, wait_until
+from kit_testing import journal_text, playbook, wait_until
 
 # The scenario's tests run once, from the controller; they reach each host themselves.
 testinfra_hosts = ["ansible://cluster-rabbit-1"]
@@ -52,6 +52,15 @@ def test_erlang_cookie_is_private(brokers):
         cookie = broker.file("/var/lib/rabbitmq/.erlang.cookie")
         assert cookie.user == "rabbitmq"
         assert cookie.mode == 0o400
+
+
+def test_erlang_cookie_is_on_no_command_line_and_in_no_log(brokers):
+    cookie = brokers[BROKERS[0]].ansible.get_variables()["rabbitmq_server_erlang_cookie"]
+    for name, broker in brokers.items():
+        cmdlines = broker.run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '").stdout
+        assert "beam.smp" in cmdlines, name
+        assert cookie not in cmdlines, f"the Erlang cookie is on a command line on {name}"
+        assert cookie not in journal_text(broker), f"the Erlang cookie is in the journal of {name}"
 
 
 def test_workers_fail_over_list_names_every_broker(worker):

@@ -66,3 +66,26 @@ def test_teardown_removes_the_topology_and_site_restores_it(admin):
     code, out = playbook("playbooks/topology.yml")
     assert code == 0, out
     assert live_queue(admin, "order.events") is not None
+
+
+def test_a_bad_variable_stops_site_before_any_host_changes(host):
+    """A valid broker change and a bad topology value: the broker keeps its configuration."""
+    conf = host.file("/etc/rabbitmq/rabbitmq.conf")
+    checksum, mtime = conf.sha256sum, conf.mtime
+    bad = {
+        "rabbitmq_server_vm_memory_high_watermark": 0.5,
+        "rabbitmq_topology_exchanges": [{"name": "audit", "type": "topik"}],
+    }
+    code, out = playbook("site.yml", "-e", json.dumps(bad))
+    assert code != 0
+    assert "value of type must be one of: direct, topic, fanout, headers, got: topik" in out
+    assert "changed=0" in out and "changed=1" not in out
+    conf = host.file("/etc/rabbitmq/rabbitmq.conf")
+    assert (conf.sha256sum, conf.mtime) == (checksum, mtime)
+
+
+def test_a_number_given_as_key_value_is_refused_by_name(host):
+    code, out = playbook("site.yml", "-e", "rabbitmq_server_vm_memory_high_watermark=0.5")
+    assert code != 0
+    assert "rabbitmq_server_vm_memory_high_watermark must be a number (float), not the string '0.5'" in out
+    assert "Error rendering" not in out

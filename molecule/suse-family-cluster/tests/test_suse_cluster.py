@@ -2,6 +2,8 @@
 
 import json
 
+from kit_testing import journal_text
+
 BROKERS = ["sles-1", "sles-2"]
 
 
@@ -37,3 +39,17 @@ def test_a_cli_on_either_node_lists_every_queue_through_the_firewall(host):
     assert host.service("firewalld").is_running
     rows = json.loads(host.check_output("rabbitmqctl list_queues name --timeout 60 --formatter json"))
     assert {"order.events", "whatsapp.notifications"} <= {row["name"] for row in rows}
+
+
+def test_the_cookie_and_the_admin_password_are_on_no_command_line_and_in_no_log(host):
+    variables = host.ansible.get_variables()
+    secrets = {
+        "Erlang cookie": variables["rabbitmq_server_erlang_cookie"],
+        "admin password": variables["rabbitmq_server_admin_password"],
+    }
+    cmdlines = host.run("cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '").stdout
+    assert "beam.smp" in cmdlines
+    journal = journal_text(host)
+    for name, value in secrets.items():
+        assert value not in cmdlines, f"the {name} is on a command line"
+        assert value not in journal, f"the {name} is in the journal"
