@@ -134,3 +134,103 @@ def test_drift_names_queue_property_and_both_values():
 
 def test_absent_queues_are_not_drift():
     assert topology.drift([], expand()["queues"]) == ""
+
+
+def export_of(wanted):
+    """A per-vhost definitions export (GET /api/definitions/%2F) holding exactly `wanted`."""
+    imported = topology.changes(wanted, {"/": None})
+    return {
+        "exchanges": [{k: v for k, v in e.items() if k != "vhost"} for e in imported["exchanges"]],
+        "queues": [{k: v for k, v in q.items() if k != "vhost"} for q in imported["queues"]],
+        "bindings": [{k: v for k, v in b.items() if k != "vhost"} for b in imported["bindings"]],
+        "policies": [{k: v for k, v in p.items() if k != "vhost"} for p in imported["policies"]],
+    }
+
+
+def test_a_new_vhost_gets_everything_in_one_document():
+    wanted = expand()
+    changes = topology.changes(wanted, {"/": None})
+    assert changes["vhosts"] == [{"name": "/"}]
+    assert names(changes["queues"]) == ["order.events", "order.events.dlq", "order.events.retry"]
+    assert len(changes["bindings"]) == 3
+    assert {p["name"] for p in changes["policies"]} == {"dead-letter.order.events", "retry.order.events"}
+    assert all(p["apply-to"] == "queues" and p["vhost"] == "/" for p in changes["policies"])
+
+
+def test_nothing_to_do_when_the_broker_has_it_all():
+    wanted = expand()
+    changes = topology.changes(wanted, {"/": export_of(wanted)})
+    assert all(value == [] for value in changes.values())
+    assert topology.unmanaged(wanted, {"/": export_of(wanted)}) == []
+
+
+def test_only_the_missing_binding_and_the_changed_policy_are_sent():
+    wanted = expand()
+    live = export_of(wanted)
+    live["bindings"] = [b for b in live["bindings"] if b["routing_key"] != "order.*"]
+    live["policies"][0]["definition"] = {"dead-letter-exchange": "elsewhere"}
+    changes = topology.changes(wanted, {"/": live})
+    assert changes["vhosts"] == changes["exchanges"] == changes["queues"] == []
+    assert [b["routing_key"] for b in changes["bindings"]] == ["order.*"]
+    assert [p["name"] for p in changes["policies"]] == [live["policies"][0]["name"]]
+
+
+def test_an_exchange_of_another_type_is_refused():
+    wanted = expand()
+    live = export_of(wanted)
+    live["exchanges"][0]["type"] = "direct"
+    with pytest.raises(AnsibleFilterError, match="exchange 'events' \\(vhost '/'\\): type is 'direct' on the broker"):
+        topology.changes(wanted, {"/": live})
+
+
+def test_objects_the_topology_does_not_declare_are_listed_with_their_api_paths():
+    wanted = expand()
+    live = export_of(wanted)
+    live["queues"].append({"name": "audit log", "durable": True, "auto_delete": False, "arguments": {}})
+    live["exchanges"] += [
+        {"name": "audit", "type": "fanout", "durable": True, "auto_delete": False, "internal": False, "arguments": {}},
+        {
+            "name": "amq.topic",
+            "type": "topic",
+            "durable": True,
+            "auto_delete": False,
+            "internal": False,
+            "arguments": {},
+        },
+    ]
+    live["bindings"] += [
+        {
+            "source": "events",
+            "destination": "audit log",
+            "destination_type": "queue",
+            "routing_key": "#",
+            "arguments": {},
+        },
+        {
+            "source": "audit",
+            "destination": "audit log",
+            "destination_type": "queue",
+            "routing_key": "",
+            "arguments": {"x": 1},
+        },
+    ]
+    found = {(o["kind"], o["name"]): o["path"] for o in topology.unmanaged(wanted, {"/": live})}
+    assert found == {
+        ("exchange", "audit"): "exchanges/%2F/audit",
+        ("queue", "audit log"): "queues/%2F/audit%20log?if-empty=true",
+        ("binding", "events -> audit log (#)"): "bindings/%2F/e/events/q/audit%20log/%23",
+        ("binding", "audit -> audit log ()"): None,
+    }
+
+
+def test_live_results_map_each_vhost_to_its_export_or_none():
+    results = [
+        {"item": "/", "status": 200, "json": {"queues": []}},
+        {"item": "new", "status": 400, "json": {"error": "bad_request", "reason": "vhost_not_found"}},
+    ]
+    assert topology.live(results) == {"/": {"queues": []}, "new": None}
+
+
+def test_an_unexpected_answer_reading_definitions_is_an_error():
+    with pytest.raises(AnsibleFilterError, match="HTTP 400"):
+        topology.live([{"item": "/", "status": 400, "json": {"error": "bad_request", "reason": "other"}}])

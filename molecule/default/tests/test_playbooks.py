@@ -5,7 +5,8 @@ They run ansible-playbook with the scenario's own inventory, as an operator woul
 
 import json
 
-from kit_testing import playbook
+import yaml
+from kit_testing import PROJECT, playbook, wait_until
 
 
 def live_queue(admin, name):
@@ -89,3 +90,58 @@ def test_a_number_given_as_key_value_is_refused_by_name(host):
     assert code != 0
     assert "rabbitmq_server_vm_memory_high_watermark must be a number (float), not the string '0.5'" in out
     assert "Error rendering" not in out
+
+
+def role_default(name):
+    defaults = PROJECT / "roles" / "rabbitmq_topology" / "defaults" / "main.yml"
+    return yaml.safe_load(defaults.read_text())[name]
+
+
+def test_a_new_queue_is_shown_by_check_then_declared_in_one_import(admin):
+    wanted = {"rabbitmq_topology_queues": [*role_default("rabbitmq_topology_queues"), {"name": "audit.new"}]}
+    try:
+        code, out = playbook("playbooks/topology.yml", "--check", "--diff", "-e", json.dumps(wanted))
+        assert code == 0, out
+        assert "audit.new" in out and "changed=1" in out
+        assert live_queue(admin, "audit.new") is None
+        code, out = playbook("playbooks/topology.yml", "-e", json.dumps(wanted))
+        assert code == 0, out
+        assert "changed=1" in out, "one definitions import, one change"
+        assert {"audit.new", "audit.new.dlq", "audit.new.retry"} <= {q["name"] for q in admin.json("list queues")}
+        code, out = playbook("playbooks/topology.yml", "-e", json.dumps(wanted))
+        assert code == 0, out
+        assert "changed=0" in out
+    finally:
+        for kind, name in [
+            *(("queue", q) for q in ("audit.new", "audit.new.dlq", "audit.new.retry")),
+            *(("exchange", e) for e in ("audit.new.dlx", "audit.new.retry")),
+            *(("policy", p) for p in ("dead-letter.audit.new", "retry.audit.new")),
+        ]:
+            admin.host.run(f"rabbitmqadmin delete {kind} name={name}")
+
+
+def test_undeclared_objects_are_listed_and_pruned_only_when_asked_and_empty(admin):
+    admin.run("declare queue name=audit.extra durable=true")
+    admin.run("declare binding source=events destination=audit.extra routing_key=audit.#")
+    prune = json.dumps({"rabbitmq_topology_prune": True})
+    try:
+        code, out = playbook("playbooks/topology.yml")
+        assert code == 0, out
+        assert "Not in the topology: queue audit.extra, binding events -> audit.extra (audit.#)" in out
+        assert "Left in place" in out and "changed=0" in out
+        assert live_queue(admin, "audit.extra") is not None
+
+        admin.publish("events", "audit.entry", {"audit": 1})  # routed to audit.extra only
+        wait_until(lambda: admin.depth("audit.extra") == 1, message="the event in audit.extra")
+        code, out = playbook("playbooks/topology.yml", "-e", prune)
+        assert code != 0
+        assert "does not delete queues that hold messages: audit.extra" in out
+        assert admin.depth("audit.extra") == 1
+
+        admin.run("purge queue name=audit.extra")
+        code, out = playbook("playbooks/topology.yml", "-e", prune)
+        assert code == 0, out
+        assert live_queue(admin, "audit.extra") is None
+        assert not [b for b in admin.json("list bindings") if b["destination"] == "audit.extra"]
+    finally:
+        admin.host.run("rabbitmqadmin delete queue name=audit.extra")

@@ -5,13 +5,16 @@ Kept in Python so the rules are unit-tested (tests/unit) and read in one place:
   attached by policies (so they can change later without recreating the queue);
 - bindings must name exchanges and queues the topology declares (or amq.* built-ins);
 - a live queue whose immutable properties differ from the wanted ones is drift, reported
-  with the property, both values and how to migrate, never "fixed" by deleting it.
+  with the property, both values and how to migrate, never "fixed" by deleting it;
+- what to apply is the difference between the wanted objects and the live definitions,
+  sent in one definitions import; live objects the topology does not declare are listed.
 """
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote
 
 from ansible.errors import AnsibleFilterError
 
@@ -240,6 +243,157 @@ def drift(live: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> str:
     return " ".join([*problems, MIGRATION_HINT]) if problems else ""
 
 
+def live(results: list[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+    """{vhost: its definitions export, or None when it does not exist}, from the uri loop's results."""
+    found: dict[str, dict[str, Any] | None] = {}
+    for r in results:
+        if r.get("status") == 200:
+            found[r["item"]] = r["json"]
+        elif (r.get("json") or {}).get("reason") == "vhost_not_found" or r.get("status") == 404:
+            found[r["item"]] = None  # RabbitMQ answers 400 vhost_not_found
+        else:
+            raise AnsibleFilterError(
+                f"reading the definitions of vhost {r['item']!r}: HTTP {r.get('status')} {r.get('json')}"
+            )
+    return found
+
+
+def _live_items(live: dict[str, dict[str, Any] | None], kind: str) -> list[dict[str, Any]]:
+    """One kind of object from per-vhost definition exports ({vhost: export or None})."""
+    return [
+        {**item, "vhost": item.get("vhost", vhost)}
+        for vhost, export in live.items()
+        for item in (export or {}).get(kind, [])
+    ]
+
+
+def _binding_key(b: dict[str, Any]) -> tuple[Any, ...]:
+    arguments = sorted((b.get("arguments") or {}).items())
+    return (b["vhost"], b["source"], b["destination"], b["destination_type"], b["routing_key"], repr(arguments))
+
+
+def _import_policy(p: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "vhost": p["vhost"],
+        "name": p["name"],
+        "pattern": p["pattern"],
+        "apply-to": p["apply_to"],
+        "priority": p["priority"],
+        "definition": p["definition"],
+    }
+
+
+def changes(wanted: dict[str, list[Any]], live: dict[str, dict[str, Any] | None]) -> dict[str, list[Any]]:
+    """The definitions to import so the broker has every wanted object: what is missing or differs.
+
+    live maps each wanted vhost to its definitions export (GET /api/definitions/VHOST), or
+    None when the vhost does not exist. Queues that exist are left alone (drift() has
+    compared them); an existing exchange with other properties is refused the same way.
+    """
+    live_exchanges = {(e["vhost"], e["name"]): e for e in _live_items(live, "exchanges")}
+    live_queues = {(q["vhost"], q["name"]) for q in _live_items(live, "queues")}
+    live_bindings = {_binding_key(b) for b in _live_items(live, "bindings")}
+    live_policies = {(p["vhost"], p["name"]): p for p in _live_items(live, "policies")}
+    out: dict[str, list[Any]] = {"vhosts": [], "exchanges": [], "queues": [], "bindings": [], "policies": []}
+    out["vhosts"] = [{"name": v} for v in wanted["vhosts"] if live.get(v) is None]
+    problems = []
+    for e in wanted["exchanges"]:
+        current = live_exchanges.get((e["vhost"], e["name"]))
+        want = {"type": e["type"], "durable": e["durable"], "auto_delete": False, "internal": False}
+        if current is None:
+            out["exchanges"].append({"name": e["name"], "vhost": e["vhost"], **want, "arguments": e["arguments"]})
+            continue
+        have = {key: current.get(key) for key in want}
+        for key in want:
+            if have[key] != want[key]:
+                problems.append(
+                    f"exchange '{e['name']}' (vhost '{e['vhost']}'): {key} is {have[key]!r} on the broker "
+                    f"but the topology wants {want[key]!r}."
+                )
+        if (current.get("arguments") or {}) != e["arguments"]:
+            problems.append(
+                f"exchange '{e['name']}' (vhost '{e['vhost']}'): arguments is {current.get('arguments')!r} "
+                f"on the broker but the topology wants {e['arguments']!r}."
+            )
+    if problems:
+        raise AnsibleFilterError(
+            " ".join(problems) + " An exchange's type, durability and arguments cannot change while it "
+            "exists: delete it (rabbitmqadmin delete exchange name=...) and run the play again, or "
+            "give the new one another name. Nothing was changed."
+        )
+    for q in wanted["queues"]:
+        if (q["vhost"], q["name"]) not in live_queues:
+            out["queues"].append(
+                {
+                    "name": q["name"],
+                    "vhost": q["vhost"],
+                    "durable": q["durable"],
+                    "auto_delete": False,
+                    "arguments": q["arguments"],
+                }
+            )
+    out["bindings"] = [b for b in wanted["bindings"] if _binding_key(b) not in live_bindings]
+    for p in wanted["policies"]:
+        policy = _import_policy(p)
+        current = live_policies.get((p["vhost"], p["name"]))
+        if current is None or {**current, "vhost": p["vhost"]} != policy:
+            out["policies"].append(policy)
+    return out
+
+
+def unmanaged(wanted: dict[str, list[Any]], live: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """Live objects in the topology's vhosts that it does not declare (built-ins left out).
+
+    Each is {kind, vhost, name, path}: path is its management API path, for deleting it.
+    """
+
+    def enc(text: str) -> str:
+        return quote(text, safe="")
+
+    declared = {kind: {(o["vhost"], o["name"]) for o in wanted[kind]} for kind in ("exchanges", "queues", "policies")}
+    declared_bindings = {_binding_key(b) for b in wanted["bindings"]}
+    found = []
+    for kind in ("policies", "exchanges", "queues"):
+        for o in _live_items(live, kind):
+            if kind == "exchanges" and (o["name"] in BUILTIN_EXCHANGES or o["name"].startswith("amq.")):
+                continue
+            if (o["vhost"], o["name"]) not in declared[kind]:
+                found.append(
+                    {
+                        "kind": kind[:-1] if kind != "policies" else "policy",
+                        "vhost": o["vhost"],
+                        "name": o["name"],
+                        # A queue is deleted only if empty: the broker itself refuses otherwise
+                        # (exact, where the API's message counts lag).
+                        "path": f"{kind}/{enc(o['vhost'])}/{enc(o['name'])}"
+                        + ("?if-empty=true" if kind == "queues" else ""),
+                    }
+                )
+    for b in _live_items(live, "bindings"):
+        if _binding_key(b) in declared_bindings:
+            continue
+        letter = "q" if b["destination_type"] == "queue" else "e"
+        # The API names a binding without arguments by its routing key ("~" when empty);
+        # one with arguments by a hash the export does not carry: no path, not pruned.
+        props = None if b.get("arguments") else enc(b["routing_key"]) or "~"
+        found.append(
+            {
+                "kind": "binding",
+                "vhost": b["vhost"],
+                "name": f"{b['source']} -> {b['destination']} ({b['routing_key']})",
+                "path": props
+                and f"bindings/{enc(b['vhost'])}/e/{enc(b['source'])}/{letter}/{enc(b['destination'])}/{props}",
+            }
+        )
+    return found
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {"rabbitmq_topology_expand": expand, "rabbitmq_topology_drift": drift}
+        return {
+            "rabbitmq_topology_expand": expand,
+            "rabbitmq_topology_drift": drift,
+            "rabbitmq_topology_changes": changes,
+            "rabbitmq_topology_unmanaged": unmanaged,
+            "rabbitmq_topology_live": live,
+        }
