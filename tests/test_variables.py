@@ -136,6 +136,17 @@ def test_json_extra_vars_are_accepted(run_playbook):
     assert "must be" not in out
 
 
+def test_tls_passes_the_checks_before_the_broker_publishes_its_ca(run_playbook):
+    """The workers' CA comes from the broker play: the up-front validation must not ask for it."""
+    secrets = {
+        "rabbitmq_server_tls": True,
+        "rabbitmq_topology_publisher_passwords": {"publisher": "publisher-secret"},
+        "event_worker_passwords": {"orders": "orders-secret", "whatsapp": "whatsapp-secret"},
+    }
+    code, out = run_playbook("site.yml", *GOOD, "--tags", "never", "-e", json.dumps(secrets))
+    assert code == 0, out
+
+
 def test_broker_change_with_a_bad_topology_value_stops_site_before_any_host(run_playbook):
     extra = {
         "rabbitmq_server_vm_memory_high_watermark": 0.5,
