@@ -42,6 +42,7 @@ test-unit: venv
 
 test-worker: venv
 	cd worker && pytest -q
+	cd examples/handler-package && pytest -q
 
 test-bench: venv
 	pytest -q bench

@@ -46,6 +46,7 @@ def kit_config(
     prefetch: int | None,
     handler: str = "noop",
     options: dict[str, Any] | None = None,
+    handler_settings: dict[str, Any] | None = None,
     name: str = "worker",
 ) -> Path:
     """A worker TOML for ``queue`` on ``broker``; ``prefetch=None`` keeps the kit's default."""
@@ -68,7 +69,7 @@ def kit_config(
             "password_file": str(password_file),
         },
         "consumer": consumer,
-        "handler": {"name": handler},
+        "handler": {"name": handler, **(handler_settings or {})},
         "metrics": {"port": 0},
     }
     if options:
@@ -80,16 +81,18 @@ def kit_config(
 
 @dataclass(frozen=True, slots=True)
 class Consumer:
-    """A kind of consumer: ``kit`` (event-worker) or a baseline from :mod:`bench.clients`."""
+    """A kind of consumer: ``kit...`` (event-worker) or a baseline from :mod:`bench.clients`."""
 
     kind: str
     label: str
     handler: str = "noop"
     options: dict[str, Any] = field(default_factory=dict)
+    handler_settings: dict[str, Any] = field(default_factory=dict)
+    """The worker's ``[handler]`` keys besides the name (batch_size, batch_max_wait)."""
 
     @property
     def is_kit(self) -> bool:
-        return self.kind == "kit"
+        return self.kind.startswith("kit")
 
     def command(
         self,
@@ -112,6 +115,7 @@ class Consumer:
                 prefetch=prefetch,
                 handler=self.handler,
                 options=self.options,
+                handler_settings=self.handler_settings,
                 name=name,
             )
             return [str(BIN_DIR / "event-worker"), "--config", str(config)]
@@ -158,6 +162,8 @@ class Consumer:
 
 
 KIT = Consumer("kit", "kit worker")
+# The worker's defaults for a batch handler: up to 100 events per call, 50 ms wait.
+KIT_BATCH = Consumer("kit-batch", "kit worker, no-op batch handler", options={"batch": True})
 PLAIN = Consumer("plain", "plain pika")
 PLAIN_MULTI = Consumer("plain-multi", "plain pika, ack every 100 (multiple)")
 AIO = Consumer("aio", "aio-pika")

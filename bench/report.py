@@ -38,6 +38,8 @@ def goals(sections: dict[str, Any]) -> list[dict[str, Any]]:
     rows.append(_goal("kit / plain throughput at prefetch 300 (target)", ">= 2", value, 2.0))
     value = ratios.get(300, {}).get("kit_over_autoack")
     rows.append(_goal("kit / auto-ack ceiling at prefetch 300 (target)", ">= 0.8", value, 0.8))
+    value = ratios.get(300, {}).get("kit_batch_over_autoack")
+    rows.append(_goal("kit with a no-op batch handler / auto-ack ceiling at prefetch 300", ">= 0.8", value, 0.8))
     tut = sections.get("tutorial", {}).get("rows", [])
     value = tut[1]["speedup"] if len(tut) > 1 else None
     rows.append(_goal("tutorial workload, kit defaults vs tutorial worker", ">= 50x", value, 50))

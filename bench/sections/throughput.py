@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from bench import charts
-from bench.consumers import AIO, AUTOACK, KIT, PLAIN, PLAIN_MULTI, Consumer
+from bench.consumers import AIO, AUTOACK, KIT, KIT_BATCH, PLAIN, PLAIN_MULTI, Consumer
 from bench.context import Context
 from bench.drain import drain
 from bench.stats import median, ratio
 from bench.target import BODY_BYTES
 
-CONSUMERS: tuple[Consumer, ...] = (KIT, PLAIN, AIO, PLAIN_MULTI, AUTOACK)
+CONSUMERS: tuple[Consumer, ...] = (KIT, KIT_BATCH, PLAIN, AIO, PLAIN_MULTI, AUTOACK)
 
 
 def run(ctx: Context) -> dict[str, Any]:
@@ -72,6 +72,7 @@ def _ratios(rows: list[dict[str, Any]], prefetches: tuple[int, ...]) -> list[dic
             "kit_over_plain": ratio(rate("kit", p), rate("plain", p)),
             "kit_over_aio": ratio(rate("kit", p), rate("aio", p)),
             "kit_over_autoack": ratio(rate("kit", p), rate("autoack", p)),
+            "kit_batch_over_autoack": ratio(rate("kit-batch", p), rate("autoack", p)),
         }
         for p in prefetches
     ]
@@ -93,8 +94,9 @@ def markdown(result: dict[str, Any]) -> str:
         ("kit_over_plain", "**kit / plain**"),
         ("kit_over_aio", "kit / aio-pika"),
         ("kit_over_autoack", "kit / auto-ack ceiling"),
+        ("kit_batch_over_autoack", "**kit, batch handler / auto-ack ceiling**"),
     ):
-        cells = [_fmt_ratio(r[key]) for r in result["ratios"]]
+        cells = [_fmt_ratio(r.get(key)) for r in result["ratios"]]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines.append("")
     lines.append("CPU time of the consumer process per message (µs), medians:")

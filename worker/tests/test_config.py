@@ -229,7 +229,7 @@ BAD: list[tuple[str, str, str, str]] = [
         "unknown handler",
         '[handler]\nname = "orders"',
         '[handler]\nname = "email"',
-        "handler.name: unknown value 'email'; expected one of: noop, orders, whatsapp",
+        "handler.name: unknown handler 'email': built-in handlers are noop, orders, whatsapp",
     ),
     (
         "password file missing",

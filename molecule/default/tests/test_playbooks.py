@@ -92,13 +92,14 @@ def test_a_number_given_as_key_value_is_refused_by_name(host):
     assert "Error rendering" not in out
 
 
-def role_default(name):
+def declared(host, name):
+    """The scenario's value of a topology variable, else the role's default."""
     defaults = PROJECT / "roles" / "rabbitmq_topology" / "defaults" / "main.yml"
-    return yaml.safe_load(defaults.read_text())[name]
+    return host.ansible.get_variables().get(name, yaml.safe_load(defaults.read_text())[name])
 
 
 def test_a_new_queue_is_shown_by_check_then_declared_in_one_import(admin):
-    wanted = {"rabbitmq_topology_queues": [*role_default("rabbitmq_topology_queues"), {"name": "audit.new"}]}
+    wanted = {"rabbitmq_topology_queues": [*declared(admin.host, "rabbitmq_topology_queues"), {"name": "audit.new"}]}
     try:
         code, out = playbook("playbooks/topology.yml", "--check", "--diff", "-e", json.dumps(wanted))
         assert code == 0, out

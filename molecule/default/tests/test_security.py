@@ -133,8 +133,8 @@ CANARY = "kit-sampler-canary-8f2c"
 
 
 # The workers' metrics endpoints (event_worker_metrics_port_base, 10 apart).
-WORKER_METRICS = {"orders": 9101, "whatsapp": 9111}
-LIVE_QUEUES = {"orders": "order.events", "whatsapp": "whatsapp.notifications"}
+WORKER_METRICS = {"orders": 9101, "whatsapp": 9111, "payments": 9121}
+LIVE_QUEUES = {"orders": "order.events", "whatsapp": "whatsapp.notifications", "payments": "payment.events"}
 
 
 def delivered(host):
@@ -222,5 +222,6 @@ def test_a_converge_leaves_the_live_workers_and_queues_alone(host, admin, watche
     # The counters are live: one event per queue shows as exactly one more delivery.
     admin.publish("events", "order.created", {"order_id": 1, "event": "order.created"})
     admin.publish("notifications", "whatsapp", {"phone": "+911234567890", "message": "counter probe"})
+    admin.publish("events", "payment.captured", {"payment_id": "counter-probe", "amount": 1})
     expected = {name: count + 1 for name, count in after["delivered"].items()}
     wait_until(lambda: delivered(host) == expected, timeout=30, message=f"deliveries to reach {expected}")

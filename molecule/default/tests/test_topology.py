@@ -12,8 +12,10 @@ EXCHANGES = {
     "order.events.retry": "fanout",
     "whatsapp.notifications.dlx": "fanout",
     "whatsapp.notifications.retry": "fanout",
+    "payment.events.dlx": "fanout",
+    "payment.events.retry": "fanout",
 }
-WORK_QUEUES = ["order.events", "whatsapp.notifications"]
+WORK_QUEUES = ["order.events", "whatsapp.notifications", "payment.events"]
 
 
 def test_exchanges_are_durable_with_their_types(admin):
@@ -47,7 +49,7 @@ def test_policies_attach_dead_letter_and_retry(admin):
         assert retry["message-ttl"] == 5000
 
 
-def test_bindings_are_exactly_the_tutorials(admin):
+def test_bindings_are_exactly_the_tutorials_and_the_examples(admin):
     bindings = {
         (b["source"], b["destination"], b["routing_key"])
         for b in admin.json("list bindings")
@@ -56,6 +58,7 @@ def test_bindings_are_exactly_the_tutorials(admin):
     assert bindings == {
         ("events", "order.events", "order.*"),
         ("notifications", "whatsapp.notifications", "whatsapp"),
+        ("events", "payment.events", "payment.*"),  # the example handler package's queue
     }
 
 

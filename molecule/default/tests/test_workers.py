@@ -7,7 +7,7 @@ import time
 import pytest
 from kit_testing import wait_until
 
-UNITS = {"orders": "order.events", "whatsapp": "whatsapp.notifications"}
+UNITS = {"orders": "order.events", "whatsapp": "whatsapp.notifications", "payments": "payment.events"}
 CONF_DIR = "/etc/event-worker"
 
 
@@ -36,6 +36,7 @@ def test_one_consumer_per_process_on_each_queue(host):
     live = wait_until(lambda: consumers(host) if consumers(host)["order.events"] == 1 else None)
     assert live["order.events"] == 1
     assert live["whatsapp.notifications"] == 1
+    assert live["payment.events"] == 1
 
 
 @pytest.mark.parametrize("unit", UNITS)

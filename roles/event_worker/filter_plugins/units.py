@@ -46,6 +46,9 @@ def event_worker_units(instances: list[dict[str, Any]], defaults: dict[str, Any]
                     "concurrency": instance.get("concurrency") or defaults["concurrency"],
                     "retry_limit": instance.get("retry_limit", defaults["retry_limit"]),
                     "options": dict(instance.get("options") or {}),
+                    "batch": {
+                        key: instance[key] for key in ("batch_size", "batch_max_wait") if instance.get(key) is not None
+                    },
                     "metrics_port": first_port + process - 1 if first_port else 0,
                 }
             )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from event_worker.errors import ConfigError
-from event_worker.handlers import HANDLERS, HandlerOptions, parse_handler_options
+from event_worker.handlers import HandlerOptions, parse_handler_options
 from event_worker.tomltable import Table
 
 AMQP_PORT = 5672
@@ -64,6 +64,10 @@ class ConsumerConfig:
 class HandlerConfig:
     name: str
     options: HandlerOptions
+    batch_size: int = 100
+    """Batch handlers only: most events per call (capped by consumer.prefetch)."""
+    batch_max_wait: float = 0.05
+    """Batch handlers only: seconds the first event of a batch waits for more."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,11 +207,17 @@ def parse_consumer(table: Table) -> ConsumerConfig:
 
 
 def parse_handler(table: Table) -> HandlerConfig:
-    table.allow("name", "options")
-    name = table.choice("name", tuple(HANDLERS))
+    table.allow("name", "options", "batch_size", "batch_max_wait")
+    name = table.string("name")
     options = parse_handler_options(name, table.table_or_empty("options"))
+    handler = HandlerConfig(
+        name=name,
+        options=options,
+        batch_size=table.integer("batch_size", 100, minimum=1, maximum=65535),
+        batch_max_wait=table.number("batch_max_wait", 0.05, minimum=0.0),
+    )
     table.finish()
-    return HandlerConfig(name=name, options=options)
+    return handler
 
 
 def parse_metrics(table: Table) -> MetricsConfig:

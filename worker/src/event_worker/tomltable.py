@@ -113,6 +113,12 @@ class Table:
         self._check_range(key, number, minimum, maximum)
         return number
 
+    def boolean(self, key: str, default: bool | _Missing = REQUIRED) -> bool:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {_describe(value)}")
+        return value
+
     def string_list(self, key: str, default: list[str] | _Missing = REQUIRED) -> list[str]:
         value = self._get(key, default)
         if not isinstance(value, list):

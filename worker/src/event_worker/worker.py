@@ -21,8 +21,15 @@ from event_worker.backoff import Backoff
 from event_worker.broker import connection_parameters, describe_amqp_error, describe_target
 from event_worker.config import WorkerConfig
 from event_worker.consumer import ConsumerSession, Delivery, Settlement
-from event_worker.handlers.base import Handler
-from event_worker.handling import Completion, CompletionInbox, Handled, handle_delivery
+from event_worker.handlers.base import BatchHandler, Handler
+from event_worker.handling import (
+    Completion,
+    CompletionInbox,
+    Handled,
+    handle_batch,
+    handle_delivery,
+)
+from event_worker.logsetup import JSON_LINES
 from event_worker.metrics import WorkerMetrics
 from event_worker.policy import DeadLetter, Decision, Retry, decide
 from event_worker.pool import HandlerPool
@@ -77,12 +84,21 @@ class Worker:
         self,
         config: WorkerConfig,
         *,
-        handler: Handler | None = None,
+        handler: Handler | BatchHandler | None = None,
         notifier: Notifier | None = None,
     ) -> None:
         self._config = config
         self._consumer = config.consumer
         self._handler = handler if handler is not None else config.handler.options.build()
+        # A batch handler gets the deliveries in lists; a batch never waits for more than
+        # the prefetch can bring.
+        self._batch_size = (
+            min(config.handler.batch_size, config.consumer.prefetch)
+            if isinstance(self._handler, BatchHandler)
+            else 0
+        )
+        self._batch: list[tuple[ConsumerSession, Delivery]] = []
+        self._batch_timer: Any = None
         self._notifier = notifier if notifier is not None else Notifier.from_environment()
         self._ioloop = IOLoop()
         self._metrics = WorkerMetrics(config.consumer.queue, config.handler.name)
@@ -231,7 +247,25 @@ class Worker:
         self._in_flight += 1
         if self._pool is None:  # pragma: no cover - run() creates the pool first
             raise RuntimeError("worker is not running")
-        self._pool.submit(lambda: self._process(session, delivery))
+        if not self._batch_size:
+            self._pool.submit(lambda: self._process(session, delivery))
+            return
+        self._batch.append((session, delivery))
+        if len(self._batch) >= self._batch_size:
+            self._submit_batch()
+        elif self._batch_timer is None:
+            self._batch_timer = self._ioloop.call_later(
+                self._config.handler.batch_max_wait, self._submit_batch
+            )
+
+    def _submit_batch(self) -> None:
+        """Hand the collected deliveries to one pool thread (I/O thread)."""
+        if self._batch_timer is not None:
+            self._ioloop.remove_timeout(self._batch_timer)
+            self._batch_timer = None
+        items, self._batch = self._batch, []
+        if items and self._pool is not None:
+            self._pool.submit(lambda: self._process_batch(items))
 
     def on_settled(self, session: ConsumerSession, settlements: Sequence[Settlement]) -> None:
         """Log one JSON line per settled event (one write for the batch) and count them."""
@@ -239,16 +273,25 @@ class Worker:
         if not settlements:
             return
         lines = []
+        dead_lines = []
         acked = 0
         for settlement in settlements:
-            lines.append(settle_line(settlement, self._queue_json))
+            line = settle_line(settlement, self._queue_json)
             if settlement.outcome == "acked":
                 acked += 1
             elif settlement.outcome == "retried":
                 self._metrics.retried.inc()
             else:
                 self._metrics.dead_lettered(settlement.category or "unknown")
-        EVENT_LOG.info("\n".join(lines))
+                dead_lines.append(line)
+                continue
+            lines.append(line)
+        # JSON lines stay JSON (no "WARNING: " prefix); a dead-lettered event's line is
+        # a warning in the journal (journalctl -p warning).
+        if lines:
+            EVENT_LOG.info("\n".join(lines), extra={JSON_LINES: True})
+        if dead_lines:
+            EVENT_LOG.warning("\n".join(dead_lines), extra={JSON_LINES: True})
         if acked:
             self._metrics.acked.inc(acked)
 
@@ -282,9 +325,23 @@ class Worker:
     # -- handling (pool threads) -------------------------------------------------------------
 
     def _process(self, session: ConsumerSession, delivery: Delivery) -> None:
+        assert not isinstance(self._handler, BatchHandler)
         handled = handle_delivery(self._handler, delivery, self._consumer.max_body_bytes)
         self._metrics.duration.observe(handled.duration)
         self._inbox.put(Completion(session, delivery, handled))
+
+    def _process_batch(self, items: list[tuple[ConsumerSession, Delivery]]) -> None:
+        assert isinstance(self._handler, BatchHandler)
+        results = handle_batch(
+            self._handler, [delivery for _, delivery in items], self._consumer.max_body_bytes
+        )
+        self._metrics.duration.observe(results[0].duration)
+        self._inbox.put(
+            *(
+                Completion(session, delivery, handled)
+                for (session, delivery), handled in zip(items, results, strict=True)
+            )
+        )
 
     # -- settling (I/O thread) ---------------------------------------------------------------
 

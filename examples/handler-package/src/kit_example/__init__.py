@@ -1,0 +1,1 @@
+"""Example handlers for the kit's event worker."""
