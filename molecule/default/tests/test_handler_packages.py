@@ -4,6 +4,8 @@
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -136,7 +138,23 @@ def test_a_compiled_wheel_for_another_architecture_is_refused_by_name(host, tmp_
     """The controller does not cross-compile: a wheel built for another machine stops the run."""
     arch = host.check_output("uname -m")
     other = "x86_64" if arch == "aarch64" else "aarch64"
-    built = next((PROJECT / "build/handlers").glob("kit_example_handlers-*.whl"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp_path),
+            str(PROJECT / "examples/handler-package"),
+        ],
+        check=True,
+        timeout=120,
+    )
+    built = next(tmp_path.glob("kit_example_handlers-*.whl"))
     foreign = tmp_path / f"kit_example_handlers-1.0.0-cp311-cp311-manylinux_2_17_{other}.whl"
     shutil.copy(built, foreign)
     before = host.file("/etc/event-worker/payments.toml").content_string

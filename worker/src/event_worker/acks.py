@@ -34,15 +34,10 @@ class AckCoalescer(Generic[T]):
     def __init__(self) -> None:
         # Insertion-ordered: delivery tags grow monotonically on a channel.
         self._outstanding: dict[int, T | None] = {}
-        self._completed = 0
 
     def __len__(self) -> int:
         """Number of tags delivered and not yet acked (or forgotten)."""
         return len(self._outstanding)
-
-    @property
-    def completed(self) -> int:
-        return self._completed
 
     def track(self, tag: int) -> None:
         if tag in self._outstanding:
@@ -57,13 +52,10 @@ class AckCoalescer(Generic[T]):
         if self._outstanding[tag] is not None:
             raise ValueError(f"delivery tag {tag} completed twice")
         self._outstanding[tag] = item
-        self._completed += 1
 
     def forget(self, tag: int) -> None:
         """Drop a tag settled some other way (for example nacked)."""
-        item = self._outstanding.pop(tag)
-        if item is not None:
-            self._completed -= 1
+        self._outstanding.pop(tag)
 
     def take(self) -> AckPlan[T]:
         """Remove and return every completed tag, planned as few acks as possible."""
@@ -84,7 +76,6 @@ class AckCoalescer(Generic[T]):
                 singles.append(tag)
                 items.append(item)
                 del self._outstanding[tag]
-        self._completed = 0
         if prefix_len == 1 and prefix_end is not None:
             # A single tag needs no multiple flag; ack it exactly.
             return AckPlan(None, (prefix_end, *singles), tuple(items))

@@ -41,7 +41,6 @@ class BrokerConfig:
     hosts: tuple[HostPort, ...]
     username: str
     password: str = field(repr=False)
-    password_file: Path
     vhost: str = "/"
     heartbeat: int = 30
     connection_timeout: float = 10.0
@@ -167,12 +166,10 @@ def parse_broker(table: Table) -> BrokerConfig:
     if not host_texts:
         raise table.error("hosts", "must list at least one host")
     hosts = tuple(parse_host(text, default_port, table, i) for i, text in enumerate(host_texts))
-    password_file = table.readable_file("password_file")
     broker = BrokerConfig(
         hosts=hosts,
         username=table.string("username"),
         password=table.secret_file("password_file", "password"),
-        password_file=password_file,
         vhost=table.string("vhost", "/"),
         heartbeat=table.integer("heartbeat", 30, minimum=0, maximum=65535),
         connection_timeout=table.number("connection_timeout", 10.0, positive=True),

@@ -142,11 +142,6 @@ class ConsumerSession:
         return self._state
 
     @property
-    def accepting(self) -> bool:
-        """True while new deliveries may be handed to handlers."""
-        return self._state == self.CONSUMING
-
-    @property
     def can_settle(self) -> bool:
         return self._state in (self.CONSUMING, self.CANCELLING, self.CANCELLED) and bool(
             self._channel is not None and self._channel.is_open

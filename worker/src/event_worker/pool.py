@@ -28,10 +28,6 @@ class HandlerPool:
         for thread in self._threads:
             thread.start()
 
-    @property
-    def size(self) -> int:
-        return len(self._threads)
-
     def submit(self, task: Task) -> None:
         self._tasks.put(task)
 

@@ -121,10 +121,6 @@ class Worker:
         self._shutdown_timer: Any = None
         self._signals = SignalPipe(self._ioloop, self.request_stop)
 
-    @property
-    def metrics(self) -> WorkerMetrics:
-        return self._metrics
-
     # -- running -----------------------------------------------------------------------------
 
     def run(self) -> int:
