@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 .PHONY: help venv testbed lint test test-unit test-worker test-bench test-lab test-molecule test-arm64 test-suse
 
 help:
-	@echo "make test           lint + every test (what CI runs)"
+	@echo "make test           lint + every test (what CI runs; as root on a fresh Debian machine it installs what it needs)"
 	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
 	@echo "make test-unit      controller-side tests: variables, role logic (no hosts)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
@@ -20,6 +20,7 @@ help:
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements.txt worker/pyproject.toml
+	testbed/packages.sh python3-venv
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
 	$(VENV)/bin/pip install --quiet -r requirements.txt
@@ -40,14 +41,18 @@ lint: venv
 test-unit: venv
 	pytest -q tests --ignore=tests/lab
 
+# The worker tests start their own RabbitMQ nodes from Debian's rabbitmq-server package.
 test-worker: venv
+	testbed/packages.sh rabbitmq-server
 	cd worker && pytest -q
 	cd examples/handler-package && pytest -q
 
 test-bench: venv
+	testbed/packages.sh rabbitmq-server
 	pytest -q bench
 
 test-lab: venv testbed
+	testbed/packages.sh chromium chromium-driver
 	pytest -q tests/lab
 
 # Debian 13 runs the plain variant, Debian 12 the TLS variant (AMQPS/HTTPS only).

@@ -1,6 +1,8 @@
 """The topology role's cost curve: playbooks/topology.yml alone, first and second run, by size.
 
-    python -m bench.topology_curve --inventory INVENTORY [--sizes 10 100 1000]
+    python -m bench.topology_curve --inventory INVENTORY [--vars FILE] [--sizes 10 100 1000]
+
+(the lab: --inventory .lab/inventory.ini --vars .lab/secrets.yml)
 
 Each size N declares, in a vhost of its own (bench-N, deleted first), one topic exchange and N
 worker queues, each bound to it, with the kit's dead-letter and retry path: per worker queue 3
@@ -34,11 +36,12 @@ def variables(size: int) -> dict[str, object]:
     }
 
 
-def converge(inventory: str, extra: Path) -> tuple[float, str]:
+def converge(inventory: str, extra: Path, var_files: Sequence[Path] = ()) -> tuple[float, str]:
     """One topology.yml run; returns (seconds, the PLAY RECAP line of the broker)."""
     started = time.monotonic()
+    files = [arg for path in var_files for arg in ("-e", f"@{path}")]
     result = subprocess.run(
-        ["ansible-playbook", "-i", inventory, "playbooks/topology.yml", "-e", f"@{extra}"],
+        ["ansible-playbook", "-i", inventory, "playbooks/topology.yml", *files, "-e", f"@{extra}"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -59,6 +62,7 @@ def changed(recap: str) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--inventory", required=True)
+    parser.add_argument("--vars", type=Path, action="append", default=[], help="a variables file (the passwords)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000])
     args = parser.parse_args(argv)
     rows = [
@@ -74,8 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                  "-a", f"rabbitmqctl delete_vhost bench-{size}"],
                 cwd=REPO, capture_output=True, check=False, timeout=600,
             )  # fmt: skip
-            first, first_recap = converge(args.inventory, extra)
-            second, second_recap = converge(args.inventory, extra)
+            first, first_recap = converge(args.inventory, extra, args.vars)
+            second, second_recap = converge(args.inventory, extra, args.vars)
             runs = f"{first:.1f} | {changed(first_recap)} | {second:.1f} | {changed(second_recap)}"
             rows.append(f"| {size} | {10 * size + 1} | {runs} |")
             print(rows[-1], flush=True)

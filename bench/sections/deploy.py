@@ -1,7 +1,8 @@
 """Section 5: wall time of a first ``site.yml`` run on a fresh lab host, and of the second.
 
-``./lab down`` (removes the lab), ``./lab up`` (a fresh host, first converge) and
-``./lab converge`` (second converge, expected changed=0); after each the lab writes
+First the cost of more worker hosts: ``./lab up --workers N`` (one broker and N worker hosts,
+all fresh) for N = 1, 2, 4. Then ``./lab down`` (removes the lab), ``./lab up`` (a fresh host,
+first converge) and ``./lab converge`` (second converge, expected changed=0); after each the lab writes
 ``.lab/last-converge.json`` = {"seconds": N, "changed": N, "ok": N}.  Needs root and docker;
 skipped (with the reason) otherwise, while other containers are running (the numbers would be
 skewed and the lab would compete with them), and always in --tiny mode.
@@ -73,7 +74,15 @@ def converge_record() -> dict[str, int]:
     return data
 
 
+WORKER_HOSTS = (1, 2, 4)
+
+
 def run(ctx: Context) -> dict[str, Any]:
+    by_hosts: dict[str, int] = {}
+    for count in WORKER_HOSTS:
+        lab(ctx, "down")
+        lab(ctx, "up", "--workers", str(count))
+        by_hosts[str(count)] = converge_record()["seconds"]
     lab(ctx, "down")
     up_wall = lab(ctx, "up")
     first = converge_record()
@@ -87,6 +96,8 @@ def run(ctx: Context) -> dict[str, Any]:
             "command_seconds": round(converge_wall, 1),
         },
         "second_over_first": ratio(second["seconds"], first["seconds"]),
+        "worker_hosts": by_hosts,
+        "four_over_one_worker_host": ratio(by_hosts["4"], by_hosts["1"]),
     }
 
 
@@ -104,6 +115,12 @@ def markdown(result: dict[str, Any]) -> str:
     share = result["second_over_first"]
     lines.append("")
     lines.append(f"Second / first: {'n/a' if share is None else f'{share:.2f}'}.")
+    hosts = result.get("worker_hosts", {})
+    if hosts:
+        lines += ["", "| worker hosts (and one broker host) | first site.yml (s) | x one worker host |"]
+        lines.append("|---:|---:|---:|")
+        for count, seconds in hosts.items():
+            lines.append(f"| {count} | {seconds} | {ratio(seconds, hosts['1']) or 0:.2f} |")
     return "\n".join(lines)
 
 
@@ -111,7 +128,11 @@ def chart(result: dict[str, Any], path: Path) -> None:
     charts.horizontal_bars(
         path,
         title="site.yml wall time on the lab host",
-        labels=["first converge (fresh host)", "second converge (changed=0)"],
-        values=[result["first"]["seconds"], result["second"]["seconds"]],
+        labels=[
+            "first converge (fresh host)",
+            "second converge (changed=0)",
+            *(f"first, broker + {n} worker host{'s' if n != '1' else ''}" for n in result.get("worker_hosts", {})),
+        ],
+        values=[result["first"]["seconds"], result["second"]["seconds"], *result.get("worker_hosts", {}).values()],
         xlabel="seconds",
     )

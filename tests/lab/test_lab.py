@@ -67,7 +67,7 @@ def test_demo_shows_the_tutorials_worker_lines(running_lab):
 @pytest.fixture
 def browser(tmp_path):
     if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.fail("Debian's chromium and chromium-driver are needed (.ci/run installs them)")
+        pytest.fail("Debian's chromium and chromium-driver are needed (sudo make test-lab installs them)")
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

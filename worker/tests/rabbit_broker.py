@@ -47,7 +47,7 @@ class RabbitBroker:
         if not server.exists():
             raise BrokerError(
                 f"{server} not found: install the Debian package rabbitmq-server "
-                "(apt-get install -y rabbitmq-server) or set RABBITMQ_BIN_DIR"
+                "(sudo make test-worker installs it) or set RABBITMQ_BIN_DIR"
             )
         self.base_dir = base_dir
         self.amqp_port = free_port()

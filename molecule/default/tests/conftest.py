@@ -34,3 +34,10 @@ def paused_workers(host):
 def tls(host):
     """True in the TLS variant of the scenario (MOLECULE_TLS=true)."""
     return str(host.ansible.get_variables().get("rabbitmq_server_tls", False)).lower() == "true"
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of the second converge (test_security.py's watched_converge) run first, right
+    after molecule's converge and check steps: that converge is the scenario's idempotence check,
+    so no other test may have touched the deployment before it. The sort is stable."""
+    items.sort(key=lambda item: "watched_converge" not in getattr(item, "fixturenames", ()))

@@ -1,6 +1,7 @@
 """Least privilege end to end, and secrets that never leak."""
 
 import json
+import re
 import stat
 
 import pytest
@@ -186,6 +187,17 @@ def watched_converge(host, secrets):
     leaks = sorted({line for line in host.run(f"cat {LEAKS}").stdout.splitlines() if line != CANARY})
     host.run(f"rm -f {LEAKS}")
     return code, out, leaks, (before, live_state(host)), since
+
+
+def test_a_second_converge_changes_nothing(watched_converge):
+    """The scenario's idempotence check (molecule's own step is left out of its sequence: this
+    converge is one the tests need anyway; conftest.py runs it before any other test)."""
+    code, out, *_ = watched_converge
+    assert code == 0, out[-3000:]
+    recap = dict(re.findall(r"^(\S+)\s*: ok=\d+\s+changed=(\d+)", out, re.MULTILINE))
+    assert recap, out[-3000:]
+    changed = {host: int(count) for host, count in recap.items() if count != "0"}
+    assert not changed, f"site.yml changed something on an unchanged deployment: {changed}\n{out[-3000:]}"
 
 
 def test_no_secret_on_a_command_line_during_a_converge(watched_converge, secrets):
