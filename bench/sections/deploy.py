@@ -127,7 +127,7 @@ def markdown(result: dict[str, Any]) -> str:
 def chart(result: dict[str, Any], path: Path) -> None:
     charts.horizontal_bars(
         path,
-        title="site.yml wall time on the lab host",
+        title="site.yml wall time on lab hosts (one run)",
         labels=[
             "first converge (fresh host)",
             "second converge (changed=0)",
