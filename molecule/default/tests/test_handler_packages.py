@@ -2,14 +2,13 @@
 `payments` instance, processing real events; and the workers' journal priorities."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 import time
 
 import pytest
-from kit_testing import PROJECT, Admin, playbook, wait_until
+from kit_testing import PROJECT, Admin, playbook, role_logic, wait_until
 
 UNIT = "event-worker@payments"
 DLQ = "payment.events.dlq"
@@ -19,14 +18,6 @@ def journal(host, since, *options):
     return host.check_output(
         f"journalctl --output cat --unit {UNIT} --since @{since:.0f} --no-pager {' '.join(options)}"
     ).splitlines()
-
-
-# What the role does with a package is the same on every platform: the checks that
-# re-run the workers playbook (about 90 s) run once, in the plain Debian 13 run.
-role_logic = pytest.mark.skipif(
-    os.environ.get("MOLECULE_SCENARIO_NAME") != "default" or os.environ.get("MOLECULE_TLS") == "true",
-    reason="role logic, checked once by the plain default scenario",
-)
 
 
 def pids(host):

@@ -6,7 +6,7 @@ They run ansible-playbook with the scenario's own inventory, as an operator woul
 import json
 
 import yaml
-from kit_testing import PROJECT, playbook, wait_until
+from kit_testing import PROJECT, playbook, role_logic, wait_until
 
 
 def live_queue(admin, name):
@@ -56,6 +56,7 @@ def test_teardown_refuses_without_confirmation(admin):
     assert live_queue(admin, "order.events") is not None
 
 
+@role_logic
 def test_teardown_removes_the_topology_and_site_restores_it(admin):
     code, out = playbook("playbooks/teardown.yml", "-e", "rabbitmq_topology_teardown_confirm=yes")
     assert code == 0, out
@@ -98,6 +99,7 @@ def declared(host, name):
     return host.ansible.get_variables().get(name, yaml.safe_load(defaults.read_text())[name])
 
 
+@role_logic
 def test_a_new_queue_is_shown_by_check_then_declared_in_one_import(admin):
     wanted = {"rabbitmq_topology_queues": [*declared(admin.host, "rabbitmq_topology_queues"), {"name": "audit.new"}]}
     try:
@@ -121,6 +123,7 @@ def test_a_new_queue_is_shown_by_check_then_declared_in_one_import(admin):
             admin.host.run(f"rabbitmqadmin delete {kind} name={name}")
 
 
+@role_logic
 def test_undeclared_objects_are_listed_and_pruned_only_when_asked_and_empty(admin):
     admin.run("declare queue name=audit.extra durable=true")
     admin.run("declare binding source=events destination=audit.extra routing_key=audit.#")
