@@ -16,10 +16,10 @@ from typing import Any
 
 from bench import lab, machine, report
 from bench.context import REPO, Context
-from bench.localbroker import LocalBroker
 from bench.plan import FULL, TINY
 from bench.sections import deploy
 from bench.target import Broker
+from testbed.rabbitnode import RabbitNode
 
 DEFAULT_OUT = REPO / "bench" / "results"
 
@@ -111,11 +111,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python -m bench " + " ".join(redact(a) for a in given)
     with tempfile.TemporaryDirectory(prefix="kit-bench-") as tmp:
         workdir = Path(tmp)
-        local: LocalBroker | None = None
+        local: RabbitNode | None = None
         if args.url:
             broker = Broker(args.url, args.management_url)
         else:
-            local = LocalBroker(workdir / "broker")
+            local = RabbitNode(workdir / "broker", management=True, log_level="warning")
             print("[bench] starting a private RabbitMQ node", file=sys.stderr, flush=True)
             local.start()
             broker = Broker(local.url, local.http_url)

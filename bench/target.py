@@ -5,16 +5,17 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pika
 import pika.exceptions
 from event_worker.publisher import ConfirmingPublisher, OutgoingMessage, PublishReport, Target
+
+from testbed.rabbitnode import wait_until
 
 BODY_BYTES = 100
 FILL_WINDOW = 500
@@ -120,7 +121,7 @@ class Broker:
         """Purge ``queue`` and put ``count`` persistent JSON events of ``size`` bytes into it."""
         self.purge(queue)
         self.publish(queue, (OutgoingMessage(event_body(n, size), f"bench-{n}") for n in range(count)))
-        wait_for(lambda: self.amqp_counts(queue)[0] == count, 30, f"{count} messages in {queue}")
+        wait_until(lambda: self.amqp_counts(queue)[0] == count, 30, what=f"{count} messages in {queue}")
 
     # -- management API ----------------------------------------------------------------------
 
@@ -144,11 +145,3 @@ class Broker:
     def overview(self) -> dict[str, Any]:
         data: dict[str, Any] = self._http_get("/api/overview")
         return data
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(interval)

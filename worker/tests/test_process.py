@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rabbitnode import free_port, wait_until
 
 from conftest import StartWorker
-from helpers import wait_until
-from rabbit_broker import free_port
 from support import Vhost
 from topology import ORDERS, WorkQueue, add_policies, declare_work_queue
 

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from rabbitnode import free_port, wait_until
 
-from helpers import wait_until
-from rabbit_broker import RabbitBroker, free_port
+from rabbit_broker import RabbitBroker
 from support import EVENT_PUBLISH, Vhost, amqp_url, child_env, run_publish
 
 pytestmark = pytest.mark.broker

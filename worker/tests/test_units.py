@@ -10,12 +10,15 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import cast
 
+import pika.spec
 import pytest
 
 from event_worker.acks import AckCoalescer, AckPlan
 from event_worker.backoff import Backoff
+from event_worker.confirms import InFlight
 from event_worker.decoding import InvalidEvent, decode_event_body, event_id_of
 from event_worker.errors import PermanentError
 from event_worker.handlers.base import Event
@@ -463,3 +466,31 @@ def test_line_formatter() -> None:
     logger.info("[Worker] Event processed successfully")
     logger.warning("Connection lost")
     assert stream.getvalue() == "[Worker] Event processed successfully\nWARNING: Connection lost\n"
+
+
+def _ack(tag: int, *, multiple: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(method=pika.spec.Basic.Ack(delivery_tag=tag, multiple=multiple))
+
+
+def _nack(tag: int, *, multiple: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(method=pika.spec.Basic.Nack(delivery_tag=tag, multiple=multiple))
+
+
+def test_in_flight_settles_single_and_multiple_confirms_in_publish_order() -> None:
+    in_flight: InFlight[str] = InFlight()
+    assert [in_flight.add(name) for name in "abcd"] == [1, 2, 3, 4]
+    assert in_flight.settle(_ack(2)) == (["b"], True)
+    assert in_flight.settle(_nack(3, multiple=True)) == (["a", "c"], False)
+    assert in_flight.settle(_ack(3)) == ([], True)
+    assert len(in_flight) == 1
+    assert in_flight.get(4) == "d"
+
+
+def test_in_flight_reset_returns_the_unconfirmed_and_restarts_the_tags() -> None:
+    in_flight: InFlight[str] = InFlight()
+    for name in "xyz":
+        in_flight.add(name)
+    in_flight.settle(_ack(2))
+    assert in_flight.reset() == ["x", "z"]
+    assert len(in_flight) == 0
+    assert in_flight.add("new") == 1

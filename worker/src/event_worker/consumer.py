@@ -24,6 +24,7 @@ import pika.spec
 
 from event_worker.acks import AckCoalescer
 from event_worker.config import ConsumerConfig, HostPort
+from event_worker.confirms import InFlight
 from event_worker.policy import (
     REPUBLISH_ID,
     Ack,
@@ -131,9 +132,8 @@ class ConsumerSession:
         self._was_consuming = False
         self._close_reason: BaseException | None = None
         self._acks: AckCoalescer[Settlement] = AckCoalescer()
-        self._publish_seq = 0
-        self._pending: dict[int, _PendingRepublish] = {}
-        self._pending_by_id: dict[str, int] = {}
+        self._republishes: InFlight[_PendingRepublish] = InFlight()
+        self._tag_by_republish_id: dict[str, int] = {}
 
     # -- state -------------------------------------------------------------------------------
 
@@ -154,7 +154,7 @@ class ConsumerSession:
     @property
     def settling(self) -> int:
         """Republishes still waiting for their confirm."""
-        return len(self._pending)
+        return len(self._republishes)
 
     # -- opening -----------------------------------------------------------------------------
 
@@ -259,9 +259,10 @@ class ConsumerSession:
         properties = pika.BasicProperties(
             delivery_mode=pika.DeliveryMode.Persistent, headers=new_headers, **kept
         )
-        self._publish_seq += 1
-        self._pending[self._publish_seq] = _PendingRepublish(delivery.tag, republish_id, settlement)
-        self._pending_by_id[republish_id] = self._publish_seq
+        publish_tag = self._republishes.add(
+            _PendingRepublish(delivery.tag, republish_id, settlement)
+        )
+        self._tag_by_republish_id[republish_id] = publish_tag
         self._channel.basic_publish(
             exchange=exchange,
             routing_key=delivery.routing_key,
@@ -272,23 +273,19 @@ class ConsumerSession:
 
     def _on_return(self, _channel: Any, method: Any, properties: Any, _body: bytes) -> None:
         republish_id = (properties.headers or {}).get(REPUBLISH_ID)
-        seq = self._pending_by_id.get(republish_id) if isinstance(republish_id, str) else None
-        if seq is not None:
-            self._pending[seq].returned = (
+        publish_tag = (
+            self._tag_by_republish_id.get(republish_id) if isinstance(republish_id, str) else None
+        )
+        if publish_tag is not None:
+            self._republishes.get(publish_tag).returned = (
                 f"returned unroutable by exchange {method.exchange!r} "
                 f"({method.reply_code} {method.reply_text})"
             )
 
     def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        acked = isinstance(method, pika.spec.Basic.Ack)
-        if method.multiple:
-            seqs = [seq for seq in self._pending if seq <= method.delivery_tag]
-        else:
-            seqs = [method.delivery_tag] if method.delivery_tag in self._pending else []
-        for seq in seqs:
-            pending = self._pending.pop(seq)
-            del self._pending_by_id[pending.republish_id]
+        settled, acked = self._republishes.settle(frame)
+        for pending in settled:
+            del self._tag_by_republish_id[pending.republish_id]
             if acked and pending.returned is None:
                 self._acks.complete(pending.tag, pending.settlement)
             else:

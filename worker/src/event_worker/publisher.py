@@ -25,6 +25,7 @@ import pika.spec
 from pika.adapters.select_connection import IOLoop
 
 from event_worker.broker import describe_amqp_error
+from event_worker.confirms import InFlight
 
 FAILOVER_RETRY_DELAY = 0.5
 """Seconds between connection attempts while failing over."""
@@ -109,8 +110,7 @@ class ConfirmingPublisher:
         self._channel: Any = None
         self._messages: Iterator[OutgoingMessage] = iter(())
         self._exhausted = False
-        self._seq = 0
-        self._pending: dict[int, OutgoingMessage] = {}
+        self._in_flight: InFlight[OutgoingMessage] = InFlight()
         self._resend: collections.deque[OutgoingMessage] = collections.deque()
         self._outage_deadline: float | None = None
         self._returned_ids: collections.Counter[str] = collections.Counter()
@@ -215,9 +215,7 @@ class ConfirmingPublisher:
         target = self._targets[self._target_index]
         self._connect_errors.append(f"{target.description}: {describe_amqp_error(reason)}")
         self._outage_deadline = self._clock() + self._failover_timeout
-        self._resend.extend(self._pending[seq] for seq in sorted(self._pending))
-        self._pending.clear()
-        self._seq = 0  # delivery tags start again on the new channel
+        self._resend.extend(self._in_flight.reset())
         self._target_index = (self._target_index + 1) % len(self._targets)
         self._ioloop.call_later(FAILOVER_RETRY_DELAY, self._connect)
 
@@ -234,15 +232,15 @@ class ConfirmingPublisher:
     def _pump(self) -> None:
         if self._done or self._channel is None:
             return
-        while self._resend and len(self._pending) < self._window:
+        while self._resend and len(self._in_flight) < self._window:
             self._publish(self._resend.popleft(), again=True)
-        while not self._exhausted and len(self._pending) < self._window:
+        while not self._exhausted and len(self._in_flight) < self._window:
             message = next(self._messages, None)
             if message is None:
                 self._exhausted = True
                 break
             self._publish(message)
-        if self._exhausted and not self._pending and not self._resend:
+        if self._exhausted and not self._in_flight and not self._resend:
             self._finish()
 
     def _publish(self, message: OutgoingMessage, *, again: bool = False) -> None:
@@ -253,8 +251,7 @@ class ConfirmingPublisher:
             timestamp=int(time.time()),
             app_id="event-publish",
         )
-        self._seq += 1
-        self._pending[self._seq] = message
+        self._in_flight.add(message)
         if again:
             self._report.republished += 1
         else:
@@ -274,14 +271,8 @@ class ConfirmingPublisher:
         self._report.returned_reasons.setdefault(key, f"{method.reply_text} ({method.reply_code})")
 
     def _on_confirm(self, frame: Any) -> None:
-        method = frame.method
-        acked = isinstance(method, pika.spec.Basic.Ack)
-        if method.multiple:
-            seqs = [seq for seq in self._pending if seq <= method.delivery_tag]
-        else:
-            seqs = [method.delivery_tag] if method.delivery_tag in self._pending else []
-        for seq in seqs:
-            message = self._pending.pop(seq)
+        messages, acked = self._in_flight.settle(frame)
+        for message in messages:
             if self._returned_ids[message.message_id] > 0:
                 self._returned_ids[message.message_id] -= 1
                 self._report.returned += 1
