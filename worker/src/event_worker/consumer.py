@@ -20,7 +20,6 @@ from typing import Any, Protocol
 
 import pika
 import pika.exceptions
-import pika.spec
 
 from event_worker.acks import AckCoalescer
 from event_worker.config import ConsumerConfig, HostPort

@@ -21,7 +21,6 @@ from typing import Any
 
 import pika
 import pika.exceptions
-import pika.spec
 from pika.adapters.select_connection import IOLoop
 
 from event_worker.broker import describe_amqp_error
