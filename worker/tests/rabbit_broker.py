@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rabbitnode import BrokerError, RabbitNode
+from rabbitnode import RabbitNode
 
 from tls_certs import make_certificates
-
-__all__ = ["BrokerError", "RabbitBroker"]
 
 
 class RabbitBroker(RabbitNode):
