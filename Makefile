@@ -9,7 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 help:
 	@echo "make test           lint + every test (what CI runs; as root on a fresh Debian machine it installs what it needs)"
 	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
-	@echo "make test-unit      controller-side tests: variables, role logic (no hosts)"
+	@echo "make test-unit      controller-side tests: variables, role logic (no hosts; the topology role against a private RabbitMQ)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
 	@echo "make test-bench     the benchmark's tiny mode end to end (no thresholds), and its README block"
 	@echo "make test-lab       ./lab up, demo, the management UI in headless Chromium, ./lab down"
@@ -38,7 +38,9 @@ lint: venv
 	cd worker && mypy
 	mypy --strict --ignore-missing-imports bench
 
+# tests/broker runs the topology role against a private RabbitMQ node on loopback.
 test-unit: venv
+	testbed/packages.sh rabbitmq-server
 	pytest -q tests --ignore=tests/lab
 
 # The worker tests start their own RabbitMQ nodes from Debian's rabbitmq-server package.

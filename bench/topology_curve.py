@@ -6,7 +6,8 @@
 
 Each size N declares, in a vhost of its own (bench-N, deleted first), one topic exchange and N
 worker queues, each bound to it, with the kit's dead-letter and retry path: per worker queue 3
-queues, 2 exchanges, 3 bindings and 2 policies. Runs against the inventory's first broker (a
+queues, 2 exchanges and 3 bindings, plus a few shared policies (2 per queue before the shared
+ones; the objects column counts 10 per queue either way). Runs against the inventory's first broker (a
 lab host or a molecule instance) and prints a markdown table of wall times.
 """
 

@@ -112,7 +112,8 @@ def test_management_ui_shows_the_topology_and_the_consumer(running_lab, browser)
     # The queue's own page: its consumer, the orders worker, is listed.
     browser.get("http://127.0.0.1:15672/#/queues/%2F/order.events")
     wait.until(seen.text_to_be_present_in_element((By.TAG_NAME, "body"), "Consumers (1)"))
-    assert "Policy dead-letter.order.events" in browser.find_element(By.TAG_NAME, "body").text
+    # Its dead-letter exchange, declared with it.
+    assert "order.events.dlx" in browser.find_element(By.TAG_NAME, "body").text
 
 
 def test_down_leaves_nothing_behind():

@@ -1,6 +1,7 @@
 """The topology expansion and drift rules (roles/rabbitmq_topology/filter_plugins/topology.py)."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -37,16 +38,23 @@ def test_worker_queue_gets_dead_letter_and_retry_paths():
     out = expand()
     assert names(out["exchanges"]) == ["events", "order.events.dlx", "order.events.retry"]
     assert names(out["queues"]) == ["order.events", "order.events.dlq", "order.events.retry"]
-    policies = {p["name"]: p for p in out["policies"]}
-    assert policies["dead-letter.order.events"]["pattern"] == r"^order\.events$"
-    assert policies["dead-letter.order.events"]["definition"] == {"dead-letter-exchange": "order.events.dlx"}
-    assert policies["retry.order.events"]["definition"] == {
-        "message-ttl": 5000,
-        "dead-letter-exchange": "",
-        "dead-letter-routing-key": "order.events",
+    arguments = {q["name"]: q["arguments"] for q in out["queues"]}
+    # What follows from the names alone is fixed at declaration, as queue arguments.
+    assert arguments == {
+        "order.events": {"x-dead-letter-exchange": "order.events.dlx"},
+        "order.events.dlq": {},
+        "order.events.retry": {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": "order.events"},
     }
-    # Dead-lettering is attached by policy, never by queue arguments.
-    assert all(q["arguments"] == {} for q in out["queues"])
+    # What an operator tunes (the retry delay) stays a policy, shared by the queues with the same value.
+    [policy] = out["policies"]
+    assert policy["name"].startswith("topology.retry-delay.")
+    assert policy["definition"] == {"message-ttl": 5000}
+    assert matched(policy, ["order.events", "order.events.retry", "order.events.dlq"]) == ["order.events.retry"]
+
+
+def matched(policy, candidates):
+    """The names a policy's pattern matches (RabbitMQ's PCRE and Python's re agree on these)."""
+    return [name for name in candidates if re.search(policy["pattern"], name)]
 
 
 def test_dead_letter_false_declares_only_the_queue():
@@ -58,10 +66,103 @@ def test_dead_letter_false_declares_only_the_queue():
 def test_quorum_queues_carry_type_and_delivery_limit():
     out = expand(queues=[{"name": "order.events", "type": "quorum"}])
     work = next(q for q in out["queues"] if q["name"] == "order.events")
-    assert work["arguments"] == {"x-queue-type": "quorum"}
+    assert work["arguments"] == {"x-queue-type": "quorum", "x-dead-letter-exchange": "order.events.dlx"}
     assert all(q["type"] == "quorum" for q in out["queues"])
+    policy = next(p for p in out["policies"] if p["name"].startswith("topology.delivery-limit."))
+    assert policy["definition"] == {"delivery-limit": 20}
+    assert matched(policy, ["order.events", "order.events.retry", "order.events.dlq"]) == ["order.events"]
+
+
+def test_queue_policy_keys_get_the_queue_its_own_policy():
+    out = expand(queues=[{"name": "order.events", "policy": {"max-length": 1000}}])
     policy = next(p for p in out["policies"] if p["name"] == "dead-letter.order.events")
-    assert policy["definition"]["delivery-limit"] == 20
+    assert policy["definition"] == {"dead-letter-exchange": "order.events.dlx", "max-length": 1000}
+    assert policy["pattern"] == r"^order\.events$"
+
+
+def test_a_queue_with_its_own_retry_delay_gets_its_own_retry_policy():
+    out = expand(queues=[{"name": "order.events", "retry_delay_ms": 60000}, {"name": "other"}])
+    policies = {p["name"]: p for p in out["policies"]}
+    assert policies["retry.order.events"]["definition"] == {
+        "message-ttl": 60000,
+        "dead-letter-exchange": "",
+        "dead-letter-routing-key": "order.events",
+    }
+    [shared] = [p for p in out["policies"] if p["name"].startswith("topology.retry-delay.")]
+    assert matched(shared, ["order.events.retry", "other.retry"]) == ["other.retry"]
+
+
+def test_a_thousand_worker_queues_need_a_few_policies_not_two_thousand():
+    # Every policy change makes the broker match every queue against every policy: per-queue
+    # policies made a first converge of 1,000 worker queues fail (bench/README.md).
+    queues = [{"name": f"q{i:04d}", "type": "quorum"} for i in range(1000)]
+    out = expand(queues=queues, bindings=[])
+    assert len(out["policies"]) <= 32
+    retry_names = [f"q{i:04d}.retry" for i in range(1000)]
+    retry = [p for p in out["policies"] if p["name"].startswith("topology.retry-delay.")]
+    limit = [p for p in out["policies"] if p["name"].startswith("topology.delivery-limit.")]
+    # Each name is matched by exactly one policy of its kind, and nothing else is.
+    assert sorted(n for p in retry for n in matched(p, [*retry_names, "q0001", "q0001.retry.x", "xq0001.retry"])) == (
+        retry_names
+    )
+    assert sorted(n for p in limit for n in matched(p, [q["name"] for q in queues] + ["q00011", "q0001.dlq"])) == [
+        q["name"] for q in queues
+    ]
+    # Adding a queue changes one shared policy, not all of them.
+    more = expand(queues=[*queues, {"name": "new.queue", "type": "quorum"}], bindings=[])
+    before = {p["name"]: p for p in out["policies"]}
+    assert sum(before.get(p["name"]) != p for p in more["policies"]) == 2
+
+
+LEGACY_LIVE = [
+    {"name": "order.events", "vhost": "/", "type": "classic", "durable": True, "arguments": {}},
+    {"name": "order.events.dlq", "vhost": "/", "type": "classic", "durable": True, "arguments": {}},
+    {"name": "order.events.retry", "vhost": "/", "type": "classic", "durable": True, "arguments": {}},
+]
+
+
+def test_queues_declared_before_keep_their_policies_and_are_not_drift():
+    # Arguments cannot be added to a live queue: one declared with per-queue policies keeps them.
+    out = expand(settings={**SETTINGS, "live_queues": LEGACY_LIVE})
+    assert all(q["arguments"] == {} for q in out["queues"])
+    assert topology.drift(LEGACY_LIVE, out["queues"]) == ""
+    policies = {p["name"]: p["definition"] for p in out["policies"]}
+    assert policies == {
+        "dead-letter.order.events": {"dead-letter-exchange": "order.events.dlx"},
+        "retry.order.events": {
+            "message-ttl": 5000,
+            "dead-letter-exchange": "",
+            "dead-letter-routing-key": "order.events",
+        },
+    }
+
+
+def test_policies_the_kit_derived_and_no_longer_needs_are_retired_not_left_competing():
+    wanted = expand()
+    live = export_of(wanted)
+    live["policies"] += [
+        {
+            "name": "dead-letter.order.events",
+            "pattern": "^order\\.events$",
+            "apply-to": "queues",
+            "priority": 10,
+            "definition": {"dead-letter-exchange": "order.events.dlx", "max-length": 5},
+        },
+        {
+            "name": "topology.retry-delay.99",
+            "pattern": "^(x)$",
+            "apply-to": "queues",
+            "priority": 10,
+            "definition": {"message-ttl": 1},
+        },
+        {"name": "operators-own", "pattern": "^audit$", "apply-to": "queues", "priority": 0, "definition": {}},
+    ]
+    retired = topology.retired(wanted, {"/": live})
+    assert sorted(r["path"] for r in retired) == [
+        "policies/%2F/dead-letter.order.events",
+        "policies/%2F/topology.retry-delay.99",
+    ]
+    assert [o["name"] for o in topology.unmanaged(wanted, {"/": live})] == ["operators-own"]
 
 
 def test_default_queue_type_applies():
@@ -112,16 +213,24 @@ def test_builtin_exchanges_may_be_bound():
 def test_no_drift_when_live_matches():
     wanted = expand()["queues"]
     live = [
-        {"name": q["name"], "vhost": "/", "type": "classic", "durable": True, "arguments": {"x-queue-type": "classic"}}
+        {
+            "name": q["name"],
+            "vhost": "/",
+            "type": "classic",
+            "durable": True,
+            "arguments": {"x-queue-type": "classic", **q["arguments"]},
+        }
         for q in wanted
     ]
     assert topology.drift(live, wanted) == ""
 
 
 def test_drift_names_queue_property_and_both_values():
-    wanted = expand(queues=[{"name": "order.events", "type": "quorum"}])["queues"]
     live = [
         {"name": "order.events", "vhost": "/", "type": "classic", "durable": False, "arguments": {"x-max-length": 5}}
+    ]
+    wanted = expand(queues=[{"name": "order.events", "type": "quorum"}], settings={**SETTINGS, "live_queues": live})[
+        "queues"
     ]
     message = topology.drift(live, wanted)
     assert (
@@ -130,6 +239,20 @@ def test_drift_names_queue_property_and_both_values():
     assert "durable is False on the broker but the topology wants True." in message
     assert "arguments is {'x-max-length': 5} on the broker but the topology wants {}." in message
     assert "To migrate" in message
+
+
+def test_a_live_dead_letter_argument_of_another_value_is_drift():
+    live = [
+        {
+            "name": "order.events",
+            "vhost": "/",
+            "type": "classic",
+            "durable": True,
+            "arguments": {"x-dead-letter-exchange": "elsewhere"},
+        }
+    ]
+    wanted = expand(settings={**SETTINGS, "live_queues": live})["queues"]
+    assert "'x-dead-letter-exchange': 'elsewhere'} on the broker" in topology.drift(live, wanted)
 
 
 def test_absent_queues_are_not_drift():
@@ -153,7 +276,7 @@ def test_a_new_vhost_gets_everything_in_one_document():
     assert changes["vhosts"] == [{"name": "/"}]
     assert names(changes["queues"]) == ["order.events", "order.events.dlq", "order.events.retry"]
     assert len(changes["bindings"]) == 3
-    assert {p["name"] for p in changes["policies"]} == {"dead-letter.order.events", "retry.order.events"}
+    assert [p["definition"] for p in changes["policies"]] == [{"message-ttl": 5000}]
     assert all(p["apply-to"] == "queues" and p["vhost"] == "/" for p in changes["policies"])
 
 
@@ -234,3 +357,36 @@ def test_live_results_map_each_vhost_to_its_export_or_none():
 def test_an_unexpected_answer_reading_definitions_is_an_error():
     with pytest.raises(AnsibleFilterError, match="HTTP 400"):
         topology.live([{"item": "/", "status": 400, "json": {"error": "bad_request", "reason": "other"}}])
+
+
+def test_teardown_covers_the_per_queue_policies_of_an_earlier_version():
+    owned = {(p["vhost"], p["name"]) for p in topology.owned_policies(expand())}
+    assert {("/", "dead-letter.order.events"), ("/", "retry.order.events")} <= owned
+    assert {("/", p["name"]) for p in expand()["policies"]} <= owned
+    assert ("/", "dead-letter.order.events.dlq") not in owned
+
+
+def test_live_queues_come_from_the_exports_with_their_type():
+    exports = {
+        "/": {
+            "queues": [
+                {"name": "old", "durable": True, "arguments": {}},
+                {
+                    "name": "q",
+                    "durable": True,
+                    "arguments": {"x-queue-type": "quorum", "x-dead-letter-exchange": "q.dlx"},
+                },
+            ]
+        },
+        "new": None,
+    }
+    assert topology.live_queues(exports) == [
+        {"name": "old", "vhost": "/", "type": "classic", "durable": True, "arguments": {}},
+        {
+            "name": "q",
+            "vhost": "/",
+            "type": "quorum",
+            "durable": True,
+            "arguments": {"x-queue-type": "quorum", "x-dead-letter-exchange": "q.dlx"},
+        },
+    ]

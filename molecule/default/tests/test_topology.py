@@ -25,28 +25,34 @@ def test_exchanges_are_durable_with_their_types(admin):
         assert live[name]["durable"] is True, name
 
 
+def declared_arguments(row):
+    # RabbitMQ 4 records the type as an argument too.
+    return {k: v for k, v in row["arguments"].items() if k != "x-queue-type"}
+
+
 @pytest.mark.parametrize("queue", WORK_QUEUES)
-def test_work_queue_is_durable_classic_with_dead_letter_policy(admin, queue):
+def test_work_queue_is_durable_classic_and_dead_letters_to_its_dlx(admin, queue):
     live = {q["name"]: q for q in admin.json("list queues")}
     assert live[queue]["durable"] is True
     assert live[queue]["type"] == "classic"
-    # RabbitMQ 4 records the type as an argument too; nothing else is set by argument.
-    assert {k: v for k, v in live[queue]["arguments"].items() if k != "x-queue-type"} == {}
-    assert live[queue]["policy"] == f"dead-letter.{queue}"
+    # What follows from the name is fixed at declaration; no per-queue policy.
+    assert declared_arguments(live[queue]) == {"x-dead-letter-exchange": f"{queue}.dlx"}
+    assert not live[queue].get("policy")
     for side in ("dlq", "retry"):
         assert live[f"{queue}.{side}"]["durable"] is True
 
 
-def test_policies_attach_dead_letter_and_retry(admin):
+def test_retry_queues_route_back_and_share_the_retry_delay_policy(admin):
+    live = {q["name"]: q for q in admin.json("list queues")}
     policies = {p["name"]: p for p in admin.json("list policies")}
     for queue in WORK_QUEUES:
-        dead = policies[f"dead-letter.{queue}"]
-        assert dead["definition"] == {"dead-letter-exchange": f"{queue}.dlx"}
-        assert dead["apply-to"] == "queues"
-        retry = policies[f"retry.{queue}"]["definition"]
-        assert retry["dead-letter-exchange"] == ""
-        assert retry["dead-letter-routing-key"] == queue
-        assert retry["message-ttl"] == 5000
+        retry = live[f"{queue}.retry"]
+        assert declared_arguments(retry) == {"x-dead-letter-exchange": "", "x-dead-letter-routing-key": queue}
+        assert retry["policy"].startswith("topology.retry-delay."), retry.get("policy")
+        assert policies[retry["policy"]]["definition"] == {"message-ttl": 5000}
+        assert policies[retry["policy"]]["apply-to"] == "queues"
+    # A few shared policies, none per queue.
+    assert not [name for name in policies if name.startswith(("dead-letter.", "retry."))]
 
 
 def test_bindings_are_exactly_the_tutorials_and_the_examples(admin):
@@ -91,7 +97,7 @@ def test_routing_table(admin, paused_workers, exchange, key, queue):
 
 
 @pytest.mark.parametrize("queue", WORK_QUEUES)
-def test_rejected_message_is_dead_lettered_by_policy(admin, paused_workers, queue):
+def test_rejected_message_is_dead_lettered(admin, paused_workers, queue):
     admin.run(f"publish exchange=amq.default routing_key={queue} payload='poison-{queue}'")
     admin.get(queue, ackmode="reject_requeue_false")
     dead = wait_until(lambda: admin.get(f"{queue}.dlq"), message=f"a message in {queue}.dlq")

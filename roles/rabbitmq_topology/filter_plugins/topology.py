@@ -1,8 +1,11 @@
 """Filters that turn the role's topology variables into the full set of objects.
 
 Kept in Python so the rules are unit-tested (tests/unit) and read in one place:
-- every worker queue gets a dead-letter exchange/queue and a retry exchange/queue,
-  attached by policies (so they can change later without recreating the queue);
+- every worker queue gets a dead-letter exchange/queue and a retry exchange/queue; what follows
+  from the names is fixed as queue arguments, what an operator tunes (retry delay, delivery
+  limit) is set by a few shared policies: per-queue policies cost O(queues x policies) on the
+  broker (bench/README.md); queues declared with per-queue policies by an earlier version keep
+  them, since a live queue's arguments cannot change;
 - bindings must name exchanges and queues the topology declares (or amq.* built-ins);
 - a live queue whose immutable properties differ from the wanted ones is drift, reported
   with the property, both values and how to migrate, never "fixed" by deleting it;
@@ -13,6 +16,7 @@ Kept in Python so the rules are unit-tested (tests/unit) and read in one place:
 from __future__ import annotations
 
 import re
+import zlib
 from typing import Any
 from urllib.parse import quote
 
@@ -65,8 +69,52 @@ def _queue(spec: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _policy_name(prefix: str, queue: str) -> str:
-    return f"{prefix}.{queue}"
+# Shared policies hold each tuned value for many queues: their names go into one of a fixed
+# number of patterns by a stable hash, so adding a queue changes one policy, and no pattern
+# grows past what the broker's regex engine takes (about 1/16 of the names each).
+SHARED_BUCKETS = 16
+SHARED_PREFIX = "topology."
+DEAD_LETTER = "x-dead-letter-exchange"
+RETRY_ROUTE = "x-dead-letter-routing-key"
+
+
+def _policy(
+    name: str, vhost: str, pattern: str, definition: dict[str, Any], settings: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "name": name,
+        "vhost": vhost,
+        "pattern": pattern,
+        "apply_to": "queues",
+        "priority": settings["policy_priority"],
+        "definition": definition,
+    }
+
+
+def _shared(
+    kind: str, members: dict[tuple[str, str], list[str]], definition: dict[str, Any], settings: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """One policy per non-empty (vhost, bucket): `topology.KIND.NN` matching exactly its queue names."""
+    buckets: dict[tuple[str, int], list[str]] = {}
+    for (vhost, _), names in sorted(members.items()):
+        for name in names:
+            buckets.setdefault((vhost, zlib.crc32(name.encode()) % SHARED_BUCKETS), []).append(name)
+    return [
+        _policy(
+            f"{SHARED_PREFIX}{kind}.{bucket:02d}",
+            vhost,
+            "^(" + "|".join(re.escape(n) for n in sorted(names)) + ")$",
+            definition,
+            settings,
+        )
+        for (vhost, bucket), names in sorted(buckets.items())
+    ]
+
+
+def _declared_without(live: dict[tuple[str, str], dict[str, Any]], vhost: str, name: str, argument: str) -> bool:
+    """True for a live queue declared before the kit set `argument` at declaration."""
+    current = live.get((vhost, name))
+    return current is not None and argument not in (current.get("arguments") or {})
 
 
 def expand(
@@ -76,8 +124,13 @@ def expand(
     policies: list[dict[str, Any]],
     settings: dict[str, Any],
 ) -> dict[str, list[dict[str, Any]]]:
-    """Return every vhost, exchange, queue, binding and policy to declare."""
+    """Return every vhost, exchange, queue, binding and policy to declare.
+
+    settings["live_queues"] (optional): the queues that exist now (live_queues() rows), so a
+    worker queue declared with per-queue policies keeps them.
+    """
     vhost = settings["vhost"]
+    live_queues = {(q["vhost"], q["name"]): q for q in settings.get("live_queues") or []}
     out_exchanges = [
         {
             "name": e["name"],
@@ -111,6 +164,9 @@ def expand(
         }
         for p in policies
     ]
+    # (vhost, value) -> queue names sharing that tuned value
+    shared_delay: dict[tuple[str, str], list[str]] = {}
+    shared_limit: dict[tuple[str, str], list[str]] = {}
 
     for spec in queues:
         queue = _queue(spec, settings)
@@ -120,11 +176,12 @@ def expand(
         name, qvhost = queue["name"], queue["vhost"]
         dlx, dlq, retry = f"{name}.dlx", f"{name}.dlq", f"{name}.retry"
         side = {"type": queue["type"], "durable": True, "vhost": qvhost}
+        retry_queue = _queue({"name": retry, **side}, settings)
         out_exchanges += [
             {"name": dlx, "vhost": qvhost, "type": "fanout", "durable": True, "arguments": {}},
             {"name": retry, "vhost": qvhost, "type": "fanout", "durable": True, "arguments": {}},
         ]
-        out_queues += [_queue({"name": dlq, **side}, settings), _queue({"name": retry, **side}, settings)]
+        out_queues += [_queue({"name": dlq, **side}, settings), retry_queue]
         out_bindings += [
             {
                 "source": dlx,
@@ -143,31 +200,37 @@ def expand(
                 "vhost": qvhost,
             },
         ]
+        # The worker queue: dead-letters to NAME.dlx; quorum queues also get a delivery limit.
         work_policy = {"dead-letter-exchange": dlx, **dict(spec.get("policy") or {})}
-        if queue["type"] == "quorum" and settings.get("delivery_limit"):
-            work_policy.setdefault("delivery-limit", settings["delivery_limit"])
-        out_policies += [
-            {
-                "name": _policy_name("dead-letter", name),
-                "vhost": qvhost,
-                "pattern": f"^{re.escape(name)}$",
-                "apply_to": "queues",
-                "priority": settings["policy_priority"],
-                "definition": work_policy,
-            },
-            {
-                "name": _policy_name("retry", name),
-                "vhost": qvhost,
-                "pattern": f"^{re.escape(retry)}$",
-                "apply_to": "queues",
-                "priority": settings["policy_priority"],
-                "definition": {
-                    "message-ttl": spec.get("retry_delay_ms", settings["retry_delay_ms"]),
-                    "dead-letter-exchange": "",
-                    "dead-letter-routing-key": name,
-                },
-            },
-        ]
+        limit = settings.get("delivery_limit") if queue["type"] == "quorum" else None
+        if limit:
+            work_policy.setdefault("delivery-limit", limit)
+        if _declared_without(live_queues, qvhost, name, DEAD_LETTER) or spec.get("policy"):
+            if not _declared_without(live_queues, qvhost, name, DEAD_LETTER):
+                queue["arguments"][DEAD_LETTER] = dlx
+            out_policies.append(_policy(f"dead-letter.{name}", qvhost, f"^{re.escape(name)}$", work_policy, settings))
+        else:
+            queue["arguments"][DEAD_LETTER] = dlx
+            if limit:
+                shared_limit.setdefault((qvhost, str(limit)), []).append(name)
+        # The retry queue: messages wait retry_delay_ms, then dead-letter back to NAME.
+        delay = spec.get("retry_delay_ms", settings["retry_delay_ms"])
+        route = {"dead-letter-exchange": "", "dead-letter-routing-key": name}
+        legacy = _declared_without(live_queues, qvhost, retry, RETRY_ROUTE)
+        if not legacy:
+            retry_queue["arguments"].update({DEAD_LETTER: "", RETRY_ROUTE: name})
+        if legacy or delay != settings["retry_delay_ms"]:
+            out_policies.append(
+                _policy(f"retry.{name}", qvhost, f"^{re.escape(retry)}$", {"message-ttl": delay, **route}, settings)
+            )
+        else:
+            shared_delay.setdefault((qvhost, str(delay)), []).append(retry)
+
+    out_policies += _shared("retry-delay", shared_delay, {"message-ttl": settings["retry_delay_ms"]}, settings)
+    if settings.get("delivery_limit"):
+        out_policies += _shared(
+            "delivery-limit", shared_limit, {"delivery-limit": settings["delivery_limit"]}, settings
+        )
 
     _check_unique("queue", out_queues)
     _check_unique("exchange", out_exchanges)
@@ -217,7 +280,7 @@ def _check_references(
 
 
 def drift(live: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> str:
-    """Compare live queues (management API rows) with the wanted ones.
+    """Compare live queues (live_queues() rows) with the wanted ones.
 
     Returns "" when they agree, else one sentence per difference and how to migrate.
     """
@@ -264,6 +327,24 @@ def _live_items(live: dict[str, dict[str, Any] | None], kind: str) -> list[dict[
         {**item, "vhost": item.get("vhost", vhost)}
         for vhost, export in live.items()
         for item in (export or {}).get(kind, [])
+    ]
+
+
+def live_queues(live: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """The live queues of definition exports as {name, vhost, type, durable, arguments} rows.
+
+    An export has no type field: RabbitMQ records it as the x-queue-type argument (always
+    since 4.0; before, only for quorum queues and streams), so no argument means classic.
+    """
+    return [
+        {
+            "name": q["name"],
+            "vhost": q["vhost"],
+            "type": (q.get("arguments") or {}).get(TYPE_ARGUMENT, "classic"),
+            "durable": q.get("durable"),
+            "arguments": q.get("arguments") or {},
+        }
+        for q in _live_items(live, "queues")
     ]
 
 
@@ -341,16 +422,52 @@ def changes(wanted: dict[str, list[Any]], live: dict[str, dict[str, Any] | None]
     return out
 
 
+def _enc(text: str) -> str:
+    return quote(text, safe="")
+
+
+def _per_queue_names(wanted: dict[str, list[Any]]) -> set[tuple[str, str]]:
+    """(vhost, name) of the per-queue policies a worker queue of the topology may carry."""
+    exchanges = {(e["vhost"], e["name"]) for e in wanted["exchanges"]}
+    return {
+        (q["vhost"], f"{prefix}.{q['name']}")
+        for q in wanted["queues"]
+        if (q["vhost"], f"{q['name']}.dlx") in exchanges
+        for prefix in ("dead-letter", "retry")
+    }
+
+
+def owned_policies(wanted: dict[str, list[Any]]) -> list[dict[str, str]]:
+    """Every policy the topology declares or may have declared before, for its teardown."""
+    names = {(p["vhost"], p["name"]) for p in wanted["policies"]} | _per_queue_names(wanted)
+    return [{"vhost": vhost, "name": name} for vhost, name in sorted(names)]
+
+
+def retired(wanted: dict[str, list[Any]], live: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """Live policies the kit derived that the topology no longer wants: {vhost, name, path}.
+
+    A shared policy (`topology.*`) or a per-queue one (`dead-letter.Q`, `retry.Q` for a queue Q
+    of the topology) left behind would compete with the policy that now covers its queues.
+    """
+    wanted_policies = {(p["vhost"], p["name"]) for p in wanted["policies"]}
+    derived = _per_queue_names(wanted)
+    return [
+        {"vhost": p["vhost"], "name": p["name"], "path": f"policies/{_enc(p['vhost'])}/{_enc(p['name'])}"}
+        for p in _live_items(live, "policies")
+        if (p["vhost"], p["name"]) not in wanted_policies
+        and (p["name"].startswith(SHARED_PREFIX) or (p["vhost"], p["name"]) in derived)
+    ]
+
+
 def unmanaged(wanted: dict[str, list[Any]], live: dict[str, dict[str, Any] | None]) -> list[dict[str, Any]]:
     """Live objects in the topology's vhosts that it does not declare (built-ins left out).
 
     Each is {kind, vhost, name, path}: path is its management API path, for deleting it.
+    Policies the kit derived itself are retired() instead.
     """
-
-    def enc(text: str) -> str:
-        return quote(text, safe="")
-
+    enc = _enc
     declared = {kind: {(o["vhost"], o["name"]) for o in wanted[kind]} for kind in ("exchanges", "queues", "policies")}
+    declared["policies"] |= {(p["vhost"], p["name"]) for p in retired(wanted, live)}
     declared_bindings = {_binding_key(b) for b in wanted["bindings"]}
     found = []
     for kind in ("policies", "exchanges", "queues"):
@@ -388,12 +505,18 @@ def unmanaged(wanted: dict[str, list[Any]], live: dict[str, dict[str, Any] | Non
     return found
 
 
+def plan(wanted: dict[str, list[Any]], live: dict[str, dict[str, Any] | None]) -> dict[str, Any]:
+    """changes(), unmanaged() and retired() at once: the role computes its plan in one step."""
+    return {"changes": changes(wanted, live), "unmanaged": unmanaged(wanted, live), "retired": retired(wanted, live)}
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "rabbitmq_topology_expand": expand,
             "rabbitmq_topology_drift": drift,
-            "rabbitmq_topology_changes": changes,
-            "rabbitmq_topology_unmanaged": unmanaged,
+            "rabbitmq_topology_plan": plan,
+            "rabbitmq_topology_owned_policies": owned_policies,
             "rabbitmq_topology_live": live,
+            "rabbitmq_topology_live_queues": live_queues,
         }
