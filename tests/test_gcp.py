@@ -198,7 +198,7 @@ def test_check_mode_is_refused_with_a_pointer_to_render_mode(nowhere_inventory, 
 
 
 def _filters():
-    spec = importlib.util.spec_from_file_location("gcp_vm_filters", ROOT / "roles/gcp_vm/filter_plugins/gcp_vm.py")
+    spec = importlib.util.spec_from_file_location("gcp_vm_filters", ROOT / "plugins/filter/gcp_vm.py")
     filters = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(filters)
     return filters
@@ -693,7 +693,7 @@ def stub_google(tmp_path):
     log = tmp_path / "calls.jsonl"
     env = offline_env(tmp_path)
     env.update(
-        ANSIBLE_COLLECTIONS_PATH=str(tmp_path / "collections"),
+        ANSIBLE_COLLECTIONS_PATH=f"{tmp_path / 'collections'}:{ROOT / 'collections'}",
         GCP_STUB_LOG=str(log),
         GCP_STUB_IP="198.51.100.20",
     )

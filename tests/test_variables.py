@@ -88,7 +88,7 @@ def test_bad_topology_fails_before_any_change(run_playbook, extra, message):
 
 def typed_options():
     """Every numeric and boolean variable of the roles site.yml runs, from their argument specs."""
-    sys.path.insert(0, str(ROOT / "playbooks" / "filter_plugins"))
+    sys.path.insert(0, str(ROOT / "plugins" / "filter"))
     from kit_checks import kit_typed_options
 
     return kit_typed_options(["rabbitmq_server", "rabbitmq_topology", "event_worker", "rabbitmq_smoke"])

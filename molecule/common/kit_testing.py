@@ -74,18 +74,28 @@ role_logic = pytest.mark.skipif(
 )
 
 
+def ansible_env():
+    """The environment for running the kit's playbooks: its roles, and itself as armkit.rabbitmq."""
+    return dict(
+        os.environ,
+        ANSIBLE_ROLES_PATH=str(PROJECT / "roles"),
+        ANSIBLE_COLLECTIONS_PATH=str(PROJECT / "collections"),
+        ANSIBLE_NOCOLOR="1",
+        ANSIBLE_FORCE_COLOR="0",
+    )
+
+
 def playbook(path, *extra, timeout=600):
     """Run a playbook of the kit (path from the project root) with the scenario's inventory.
 
     Returns (exit code, stdout and stderr together).
     """
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(
         ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(PROJECT / path), *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=env,
+        env=ansible_env(),
         timeout=timeout,
         check=False,
     )

@@ -1,4 +1,4 @@
-"""The topology expansion and drift rules (roles/rabbitmq_topology/filter_plugins/topology.py)."""
+"""The topology expansion and drift rules (plugins/filter/topology.py)."""
 
 import importlib.util
 import re
@@ -9,7 +9,7 @@ from ansible.errors import AnsibleFilterError
 
 SPEC = importlib.util.spec_from_file_location(
     "topology_filter",
-    Path(__file__).resolve().parents[2] / "roles/rabbitmq_topology/filter_plugins/topology.py",
+    Path(__file__).resolve().parents[2] / "plugins/filter/topology.py",
 )
 topology = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(topology)

@@ -1,4 +1,4 @@
-"""Reading the operator's handler wheels (roles/event_worker/filter_plugins/wheels.py)."""
+"""Reading the operator's handler wheels (plugins/filter/wheels.py)."""
 
 import importlib.util
 import zipfile
@@ -8,7 +8,7 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 SPEC = importlib.util.spec_from_file_location(
-    "wheels_filter", Path(__file__).resolve().parents[2] / "roles/event_worker/filter_plugins/wheels.py"
+    "wheels_filter", Path(__file__).resolve().parents[2] / "plugins/filter/wheels.py"
 )
 wheels = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(wheels)

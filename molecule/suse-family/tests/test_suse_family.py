@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from kit_testing import PROJECT, wait_until
+from kit_testing import PROJECT, ansible_env, wait_until
 
 IMAGE = "rabbitmq-kit/suse-family:sles15sp6"
 TESTBED = Path(os.environ.get("TESTBED_WORKDIR", "/var/tmp/rabbitmq-kit-testbed")) / "suse-family"
@@ -132,10 +132,9 @@ def broker_play(host, container, tmp_path, **overrides):
     }
     path = tmp_path / "inventory.yml"
     path.write_text(yaml.safe_dump(inventory))
-    env = dict(os.environ, ANSIBLE_ROLES_PATH=str(PROJECT / "roles"), ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(
         ["ansible-playbook", "-i", str(path), str(PROJECT / "playbooks/broker.yml")],
-        capture_output=True, text=True, env=env, timeout=900, check=False,
+        capture_output=True, text=True, env=ansible_env(), timeout=900, check=False,
     )  # fmt: skip
     return result.returncode, result.stdout + result.stderr
 
