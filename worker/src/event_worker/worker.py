@@ -9,6 +9,7 @@ watchdog keep running while the worker waits to reconnect.  Handlers run on a po
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Sequence
 from json.encoder import encode_basestring
@@ -40,6 +41,17 @@ LOG = logging.getLogger(__name__)
 EVENT_LOG = logging.getLogger("event_worker.events")
 
 FORCED_EXIT_GRACE = 5.0
+
+
+class Phase(enum.Enum):
+    """Where the worker is in its life. It only moves forward; a stop may be requested before
+    RUNNING (then the worker never reports ready)."""
+
+    STARTING = "starting"  # not yet consuming for the first time
+    RUNNING = "running"  # consuming (or reconnecting after a lost connection)
+    STOPPING = "stopping"  # a stop was requested: waiting for in-flight events
+    ABANDONING = "abandoning"  # the shutdown timeout passed: no longer waiting for handlers
+    STOPPED = "stopped"  # the I/O loop is stopping; nothing more happens
 
 
 def settle_line(settlement: Settlement, queue_json: str) -> str:
@@ -112,10 +124,7 @@ class Worker:
         self._host_index = 0
         self._attempts = 0
         self._in_flight = 0
-        self._started = False
-        self._stopping = False
-        self._finished = False
-        self._timed_out = False
+        self._phase = Phase.STARTING
         self._exit_code = 0
         self._reconnect_timer: Any = None
         self._shutdown_timer: Any = None
@@ -154,10 +163,10 @@ class Worker:
 
     def request_stop(self, why: str) -> None:
         """Begin a graceful shutdown (I/O thread)."""
-        if self._stopping:
+        if self._stop_requested:
             LOG.info("%s: already shutting down (%d events in flight)", why, self._in_flight)
             return
-        self._stopping = True
+        self._phase = Phase.STOPPING
         timeout = self._consumer.shutdown_timeout
         LOG.info(
             "%s: shutting down; waiting up to %g s for %d in-flight events",
@@ -178,7 +187,7 @@ class Worker:
 
     def _connect(self) -> None:
         self._reconnect_timer = None
-        if self._stopping:
+        if self._stop_requested:
             self._check_shutdown()
             return
         broker = self._config.broker
@@ -228,15 +237,16 @@ class Worker:
         self._backoff.reset()
         self._metrics.connected.set(1)
         status = f"Consuming from {self._consumer.queue} on {session.host}"
-        if not self._started:
-            self._started = True
+        if self._stop_requested:
+            session.stop_consuming()
+            return
+        if self._phase is Phase.STARTING:
+            self._phase = Phase.RUNNING
             LOG.info("Worker started. Waiting for events...")
             self._notifier.ready(status)
         else:
             LOG.info("Reconnected to %s; consuming from %s", session.host, self._consumer.queue)
             self._notifier.status(status)
-        if self._stopping:
-            session.stop_consuming()
 
     def on_delivery(self, session: ConsumerSession, delivery: Delivery) -> None:
         self._metrics.delivered.inc()
@@ -302,7 +312,7 @@ class Worker:
             return
         self._session = None
         self._metrics.connected.set(0)
-        if self._stopping:
+        if self._stop_requested:
             self._check_shutdown()
             return
         why = describe_error(error, self._consumer.queue, self._config.broker.vhost)
@@ -390,11 +400,15 @@ class Worker:
 
     # -- shutdown ----------------------------------------------------------------------------
 
+    @property
+    def _stop_requested(self) -> bool:
+        return self._phase in (Phase.STOPPING, Phase.ABANDONING, Phase.STOPPED)
+
     def _check_shutdown(self) -> None:
-        if not self._stopping or self._finished:
+        if self._phase not in (Phase.STOPPING, Phase.ABANDONING):
             return
         session = self._session
-        if self._in_flight and not self._timed_out:
+        if self._in_flight and self._phase is Phase.STOPPING:
             return
         if session is not None and not session.closed:
             if session.settling or session.state == session.CANCELLING:
@@ -405,7 +419,7 @@ class Worker:
 
     def _on_shutdown_timeout(self) -> None:
         self._shutdown_timer = None
-        if self._finished:
+        if self._phase is Phase.STOPPED:
             return
         LOG.error(
             "Shutdown timeout (%g s): %d events still in flight; closing the connection "
@@ -414,7 +428,7 @@ class Worker:
             self._in_flight,
         )
         self._exit_code = 1
-        self._timed_out = True  # stop waiting for handlers
+        self._phase = Phase.ABANDONING  # stop waiting for handlers
         if self._session is not None and not self._session.closed:
             self._session.close()
             self._ioloop.call_later(FORCED_EXIT_GRACE, self._finish)
@@ -422,9 +436,9 @@ class Worker:
             self._finish()
 
     def _finish(self) -> None:
-        if self._finished:
+        if self._phase is Phase.STOPPED:
             return
-        self._finished = True
+        self._phase = Phase.STOPPED
         if self._shutdown_timer is not None:
             self._ioloop.remove_timeout(self._shutdown_timer)
             self._shutdown_timer = None
@@ -435,7 +449,7 @@ class Worker:
 
     def _watchdog_ping(self) -> None:
         interval = self._notifier.watchdog_interval
-        if interval is None or self._finished:
+        if interval is None or self._phase is Phase.STOPPED:
             return
         self._notifier.watchdog()
         self._ioloop.call_later(interval, self._watchdog_ping)
