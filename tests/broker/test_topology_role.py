@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 from testbed.rabbitnode import RabbitNode, wait_until  # noqa: E402
 
-SPEC = importlib.util.spec_from_file_location("topology_filter", ROOT / "plugins/filter/topology.py")
+SPEC = importlib.util.spec_from_file_location("topology_filter", ROOT / "plugins/module_utils/topology.py")
 assert SPEC and SPEC.loader
 topology = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(topology)

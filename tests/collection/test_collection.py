@@ -31,6 +31,8 @@ NOT_SHIPPED = ("tests/", "molecule/", "bench/", "build/", "testbed/", "tools/", 
 SHIPPED = (
     "meta/runtime.yml",
     "plugins/filter/topology.py",
+    "plugins/module_utils/topology.py",
+    "plugins/modules/rabbitmq_topology_apply.py",
     "playbooks/site.yml",
     "roles/rabbitmq_topology/tasks/main.yml",
     "roles/event_worker/tasks/main.yml",

@@ -21,7 +21,7 @@ def test_role_readme_variable_tables_match_argument_specs():
 def test_topology_readme_third_use_case_is_only_variables():
     readme = (ROOT / "roles/rabbitmq_topology/README.md").read_text()
     example = yaml.safe_load(re.search(r"```yaml\n(.*?)```", readme, re.S).group(1))
-    spec = importlib.util.spec_from_file_location("topology_filter", ROOT / "plugins/filter/topology.py")
+    spec = importlib.util.spec_from_file_location("topology_filter", ROOT / "plugins/module_utils/topology.py")
     topology = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(topology)
     defaults = yaml.safe_load((ROOT / "roles/rabbitmq_topology/defaults/main.yml").read_text())

@@ -1,15 +1,14 @@
-"""The topology expansion and drift rules (plugins/filter/topology.py)."""
+"""The topology expansion and drift rules (plugins/module_utils/topology.py)."""
 
 import importlib.util
 import re
 from pathlib import Path
 
 import pytest
-from ansible.errors import AnsibleFilterError
 
 SPEC = importlib.util.spec_from_file_location(
     "topology_filter",
-    Path(__file__).resolve().parents[2] / "plugins/filter/topology.py",
+    Path(__file__).resolve().parents[2] / "plugins/module_utils/topology.py",
 )
 topology = importlib.util.module_from_spec(SPEC)
 SPEC.loader.exec_module(topology)
@@ -201,7 +200,7 @@ def test_third_use_case_is_only_variables():
     ],
 )
 def test_inconsistent_topology_is_refused(kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=None) as error:
+    with pytest.raises(topology.TopologyError, match=None) as error:
         expand(**kwargs)
     assert message in str(error.value)
 
@@ -302,7 +301,9 @@ def test_an_exchange_of_another_type_is_refused():
     wanted = expand()
     live = export_of(wanted)
     live["exchanges"][0]["type"] = "direct"
-    with pytest.raises(AnsibleFilterError, match="exchange 'events' \\(vhost '/'\\): type is 'direct' on the broker"):
+    with pytest.raises(
+        topology.TopologyError, match="exchange 'events' \\(vhost '/'\\): type is 'direct' on the broker"
+    ):
         topology.changes(wanted, {"/": live})
 
 
@@ -355,7 +356,7 @@ def test_live_results_map_each_vhost_to_its_export_or_none():
 
 
 def test_an_unexpected_answer_reading_definitions_is_an_error():
-    with pytest.raises(AnsibleFilterError, match="HTTP 400"):
+    with pytest.raises(topology.TopologyError, match="HTTP 400"):
         topology.live([{"item": "/", "status": 400, "json": {"error": "bad_request", "reason": "other"}}])
 
 
@@ -390,3 +391,13 @@ def test_live_queues_come_from_the_exports_with_their_type():
             "arguments": {"x-queue-type": "quorum", "x-dead-letter-exchange": "q.dlx"},
         },
     ]
+
+
+def test_the_plan_stops_at_drift_before_working_out_any_change():
+    wanted = expand()
+    live = export_of(wanted)
+    live["queues"][0]["durable"] = False
+    plan = topology.plan(wanted, {"/": live})
+    assert "durable is False on the broker but the topology wants True." in plan["drift"]
+    assert plan["changes"] == {}
+    assert topology.plan(wanted, {"/": export_of(wanted)})["drift"] == ""
