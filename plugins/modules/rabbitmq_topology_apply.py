@@ -66,13 +66,10 @@ unmanaged:
   returned: always
 """
 
-import json
 from typing import Any
-from urllib.error import HTTPError, URLError
-from urllib.parse import quote
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.urls import open_url
+from ansible_collections.armkit.rabbitmq.plugins.module_utils.management_api import OPTIONS, Api, path
 from ansible_collections.armkit.rabbitmq.plugins.module_utils.topology import (
     TopologyError,
     expand,
@@ -80,45 +77,6 @@ from ansible_collections.armkit.rabbitmq.plugins.module_utils.topology import (
     live_queues,
     plan,
 )
-
-
-class Api:
-    """The management API, as the module's administrator."""
-
-    def __init__(self, module: AnsibleModule) -> None:
-        self.module = module
-        self.url = module.params["api_url"].rstrip("/")
-
-    def call(self, method: str, path: str, body: Any = None, timeout: int = 30) -> tuple[int, Any]:
-        """(status, decoded JSON body or None); HTTP errors are answers too."""
-        params = self.module.params
-        try:
-            response = open_url(
-                f"{self.url}/{path}",
-                method=method,
-                data=None if body is None else json.dumps(body),
-                headers={"Content-Type": "application/json"},
-                url_username=params["api_user"],
-                url_password=params["api_password"],
-                force_basic_auth=True,
-                ca_path=params["ca_path"],
-                timeout=timeout,
-            )
-            status, text = response.status, response.read()
-        except HTTPError as error:
-            status, text = error.code, error.read()
-        except URLError as error:
-            self.module.fail_json(msg=f"{method} {self.url}/{path}: {error.reason}")
-        try:
-            return status, json.loads(text) if text else None
-        except ValueError:
-            return status, None
-
-    def expect(self, method: str, path: str, ok: tuple[int, ...], body: Any = None, timeout: int = 30) -> Any:
-        status, answer = self.call(method, path, body, timeout)
-        if status not in ok:
-            self.module.fail_json(msg=f"{method} {self.url}/{path}: HTTP {status} {answer}")
-        return answer
 
 
 def queue_type(api: Api, wanted: str) -> str:
@@ -148,7 +106,7 @@ def run(module: AnsibleModule) -> dict[str, Any]:
         [
             {"item": vhost, "status": status, "json": answer}
             for vhost in vhosts
-            for status, answer in [api.call("GET", f"definitions/{quote(vhost, safe='')}")]
+            for status, answer in [api.call("GET", f"definitions/{path(vhost)}")]
         ]
     )
     wanted = expand(*objects, {**settings, "live_queues": live_queues(current)})
@@ -189,10 +147,7 @@ def main() -> None:
             "bindings": {"type": "list", "elements": "dict", "default": []},
             "policies": {"type": "list", "elements": "dict", "default": []},
             "settings": {"type": "dict", "required": True},
-            "api_url": {"type": "str", "required": True},
-            "api_user": {"type": "str", "required": True},
-            "api_password": {"type": "str", "required": True, "no_log": True},
-            "ca_path": {"type": "path"},
+            **OPTIONS,
             "timeout": {"type": "int", "default": 600},
         },
         supports_check_mode=True,

@@ -8,24 +8,17 @@ routes as arguments and share a few policies; both paths really retry and dead-l
 
 from __future__ import annotations
 
-import base64
 import importlib.util
 import json
-import os
-import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import pika
-import pytest
+from support import ROOT, api, run_play
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from testbed.rabbitnode import RabbitNode, wait_until  # noqa: E402
+from testbed.rabbitnode import RabbitNode, wait_until
 
 SPEC = importlib.util.spec_from_file_location("topology_filter", ROOT / "plugins/module_utils/topology.py")
 assert SPEC and SPEC.loader
@@ -58,31 +51,6 @@ BINDINGS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RabbitNode]:
-    broker = RabbitNode(tmp_path_factory.mktemp("rabbit"), management=True, log_level="warning")
-    broker.start()
-    try:
-        yield broker
-    finally:
-        broker.close()
-
-
-def api(node: RabbitNode, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(
-        f"{node.http_url}/api/{path}",
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={
-            "Authorization": "Basic " + base64.b64encode(b"guest:guest").decode(),
-            "content-type": "application/json",
-        },
-    )
-    with urllib.request.urlopen(request, timeout=60) as answer:
-        text = answer.read()
-    return json.loads(text) if text else None
-
-
 def converge(node: RabbitNode, tmp_path: Path) -> str:
     """Run the role; return its PLAY RECAP line for localhost."""
     (tmp_path / "play.yml").write_text(PLAY.replace("ROOT", str(ROOT)))
@@ -100,17 +68,7 @@ def converge(node: RabbitNode, tmp_path: Path) -> str:
         "ansible_python_interpreter": sys.executable,
     }
     (tmp_path / "vars.json").write_text(json.dumps(variables))
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "play.yml", "-e", "@vars.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1"),
-    )
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return next(line for line in result.stdout.splitlines() if line.startswith("localhost"))
+    return next(line for line in run_play(tmp_path).splitlines() if line.startswith("localhost"))
 
 
 def queue(node: RabbitNode, name: str) -> dict[str, Any]:

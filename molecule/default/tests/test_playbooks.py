@@ -151,3 +151,18 @@ def test_undeclared_objects_are_listed_and_pruned_only_when_asked_and_empty(admi
         assert not [b for b in admin.json("list bindings") if b["destination"] == "audit.extra"]
     finally:
         admin.host.run("rabbitmqadmin delete queue name=audit.extra")
+
+
+@role_logic
+def test_the_smoke_play_names_a_stopped_worker_and_passes_again_once_it_runs(host):
+    host.check_output("systemctl stop event-worker@whatsapp")
+    try:
+        code, out = playbook("playbooks/smoke.yml")
+        assert code != 0
+        assert "Event worker units not running on" in out
+        assert "event-worker@whatsapp.service" in out
+        assert "order.created -> order.events" in out, "the broker's routing proof ran first"
+    finally:
+        host.check_output("systemctl reset-failed event-worker@whatsapp; systemctl start event-worker@whatsapp")
+    code, out = playbook("playbooks/smoke.yml")
+    assert code == 0, out
