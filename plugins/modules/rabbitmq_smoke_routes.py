@@ -19,8 +19,8 @@ options:
   copy_from: {description: Recreate I(vhost) as a copy of this vhost first., type: str}
   routes:
     description:
-      - exchange, routing_key, queue (none when the event must not be routed) and an optional
-        payload (a dict; default C({order_id: 123, event: ROUTING_KEY})).
+      - 'exchange, routing_key, queue (none when the event must not be routed) and an optional
+        payload (a dict; default C({"order_id": 123, "event": ROUTING_KEY})).'
     type: list
     elements: dict
     required: true
