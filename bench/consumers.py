@@ -11,6 +11,7 @@ from typing import Any
 from bench.context import REPO
 from bench.procs import BIN_DIR, ChildProcess
 from bench.target import Broker
+from plugins.module_utils.queue_names import derived
 
 ACKED = b'"outcome": "acked"'
 DONE = b"done "
@@ -54,10 +55,11 @@ def kit_config(
     password_file.write_text(broker.password + "\n")
     password_file.chmod(0o600)
     params = broker.parameters
+    names = derived(queue)
     consumer: dict[str, Any] = {
         "queue": queue,
-        "retry_exchange": f"{queue}.retry",
-        "dead_letter_exchange": f"{queue}.dlx",
+        "retry_exchange": names["retry_exchange"],
+        "dead_letter_exchange": names["dead_letter_exchange"],
     }
     if prefetch is not None:
         consumer["prefetch"] = prefetch

@@ -15,6 +15,7 @@ import pika
 import pika.exceptions
 from event_worker.publisher import ConfirmingPublisher, OutgoingMessage, PublishReport, Target
 
+from plugins.module_utils.queue_names import derived
 from testbed.rabbitnode import wait_until
 
 BODY_BYTES = 100
@@ -75,22 +76,22 @@ class Broker:
         self._channel = None
 
     def declare_work_queue(self, queue: str) -> None:
-        """QUEUE, QUEUE.dlx (-> QUEUE.dlq) and QUEUE.retry, as the kit's topology role does."""
-        channel = self.channel
-        channel.exchange_declare(f"{queue}.dlx", "fanout", durable=True)
-        channel.queue_declare(f"{queue}.dlq", durable=True)
-        channel.queue_bind(f"{queue}.dlq", f"{queue}.dlx")
-        channel.exchange_declare(f"{queue}.retry", "fanout", durable=True)
-        channel.queue_declare(f"{queue}.retry", durable=True)
-        channel.queue_bind(f"{queue}.retry", f"{queue}.retry")
+        """QUEUE with its dead-letter and retry exchanges and queues, named as the topology role names them."""
+        channel, names = self.channel, derived(queue)
+        channel.exchange_declare(names["dead_letter_exchange"], "fanout", durable=True)
+        channel.queue_declare(names["dead_letter_queue"], durable=True)
+        channel.queue_bind(names["dead_letter_queue"], names["dead_letter_exchange"])
+        channel.exchange_declare(names["retry_exchange"], "fanout", durable=True)
+        channel.queue_declare(names["retry_queue"], durable=True)
+        channel.queue_bind(names["retry_queue"], names["retry_exchange"])
         channel.queue_declare(queue, durable=True)
         channel.queue_purge(queue)
 
     def delete_work_queue(self, queue: str) -> None:
-        channel = self.channel
-        for name in (queue, f"{queue}.dlq", f"{queue}.retry"):
+        channel, names = self.channel, derived(queue)
+        for name in (queue, names["dead_letter_queue"], names["retry_queue"]):
             channel.queue_delete(name)
-        for name in (f"{queue}.dlx", f"{queue}.retry"):
+        for name in (names["dead_letter_exchange"], names["retry_exchange"]):
             channel.exchange_delete(name)
 
     def purge(self, queue: str) -> None:

@@ -2,11 +2,14 @@
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The plugins import each other as the collection armkit.rabbitmq (collections/ links back here).
+sys.path.insert(0, str(ROOT / "collections"))
 
 # A host that does not exist: if a play ever tried to reach it, the run would
 # report it unreachable. Variable errors must stop every play before that.

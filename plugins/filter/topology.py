@@ -2,7 +2,9 @@
 
 - armkit.rabbitmq.rabbitmq_topology_expand: the variables as the full set of objects, checked
   (bindings name declared objects, names unique, quorum queues durable) before a host is touched;
-- armkit.rabbitmq.rabbitmq_topology_owned_policies: the policies the kit derived (teardown).
+- armkit.rabbitmq.rabbitmq_topology_owned_policies: the policies the kit derived (teardown);
+- armkit.rabbitmq.rabbitmq_queue_names: the exchanges and queues derived from a worker queue
+  (plugins/module_utils/queue_names.py), for the roles that point workers at them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from functools import wraps
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.armkit.rabbitmq.plugins.module_utils.queue_names import derived
 from ansible_collections.armkit.rabbitmq.plugins.module_utils.topology import (
     TopologyError,
     expand,
@@ -37,4 +40,5 @@ class FilterModule:
         return {
             "rabbitmq_topology_expand": _filter(expand),
             "rabbitmq_topology_owned_policies": _filter(owned_policies),
+            "rabbitmq_queue_names": derived,
         }

@@ -22,6 +22,8 @@ import zlib
 from typing import Any
 from urllib.parse import quote
 
+from ansible_collections.armkit.rabbitmq.plugins.module_utils.queue_names import derived
+
 
 class TopologyError(ValueError):
     """A topology the rules refuse (a bad reference, a duplicate) or a broker answer they cannot use."""
@@ -179,12 +181,14 @@ def expand(
         if not spec.get("dead_letter", True):
             continue
         name, qvhost = queue["name"], queue["vhost"]
-        dlx, dlq, retry = f"{name}.dlx", f"{name}.dlq", f"{name}.retry"
+        names = derived(name)
+        dlx, dlq = names["dead_letter_exchange"], names["dead_letter_queue"]
+        retry_exchange, retry = names["retry_exchange"], names["retry_queue"]
         side = {"type": queue["type"], "durable": True, "vhost": qvhost}
         retry_queue = _queue({"name": retry, **side}, settings)
         out_exchanges += [
             {"name": dlx, "vhost": qvhost, "type": "fanout", "durable": True, "arguments": {}},
-            {"name": retry, "vhost": qvhost, "type": "fanout", "durable": True, "arguments": {}},
+            {"name": retry_exchange, "vhost": qvhost, "type": "fanout", "durable": True, "arguments": {}},
         ]
         out_queues += [_queue({"name": dlq, **side}, settings), retry_queue]
         out_bindings += [
@@ -197,7 +201,7 @@ def expand(
                 "vhost": qvhost,
             },
             {
-                "source": retry,
+                "source": retry_exchange,
                 "destination": retry,
                 "destination_type": "queue",
                 "routing_key": "",
@@ -437,7 +441,7 @@ def _per_queue_names(wanted: dict[str, list[Any]]) -> set[tuple[str, str]]:
     return {
         (q["vhost"], f"{prefix}.{q['name']}")
         for q in wanted["queues"]
-        if (q["vhost"], f"{q['name']}.dlx") in exchanges
+        if (q["vhost"], derived(q["name"])["dead_letter_exchange"]) in exchanges
         for prefix in ("dead-letter", "retry")
     }
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from queue_names import derived
+
 from rabbit_broker import RabbitBroker
 
 WORKER_USER = "worker"
@@ -38,19 +40,19 @@ class WorkQueue:
 
     @property
     def dead_letter_exchange(self) -> str:
-        return f"{self.name}.dlx"
+        return derived(self.name)["dead_letter_exchange"]
 
     @property
     def dead_letter_queue(self) -> str:
-        return f"{self.name}.dlq"
+        return derived(self.name)["dead_letter_queue"]
 
     @property
     def retry_exchange(self) -> str:
-        return f"{self.name}.retry"
+        return derived(self.name)["retry_exchange"]
 
     @property
     def retry_queue(self) -> str:
-        return f"{self.name}.retry"
+        return derived(self.name)["retry_queue"]
 
 
 @dataclass(frozen=True)
