@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,31 +11,11 @@ from bench.context import REPO
 from bench.procs import BIN_DIR, ChildProcess
 from bench.target import Broker
 from plugins.module_utils.queue_names import derived
+from testbed.toml_writer import render_toml
 
 ACKED = b'"outcome": "acked"'
 DONE = b"done "
 KIT_DEFAULT_PREFETCH = 100  # consumer.prefetch's default, and the role's event_worker_concurrency
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    raise TypeError(f"cannot render {value!r} as TOML")
-
-
-def render_toml(tables: dict[str, dict[str, Any]]) -> str:
-    lines: list[str] = []
-    for name, table in tables.items():
-        lines.append(f"[{name}]")
-        lines.extend(f"{key} = {_toml(value)}" for key, value in table.items())
-        lines.append("")
-    return "\n".join(lines)
 
 
 def kit_config(

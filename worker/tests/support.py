@@ -18,6 +18,7 @@ from typing import Any
 import pika
 import pika.exceptions
 from rabbitnode import wait_until
+from toml_writer import render_toml
 
 from rabbit_broker import RabbitBroker
 from topology import ORDERS, WORKER_PASSWORD, WORKER_USER, WorkQueue
@@ -38,37 +39,6 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     if extra:
         env.update(extra)
     return env
-
-
-# -- TOML --------------------------------------------------------------------------------------
-
-
-def _toml_value(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value)
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot render {value!r} as TOML")
-
-
-def render_toml(data: Mapping[str, Any], prefix: str = "") -> str:
-    """Render nested dicts as TOML tables (enough for the worker's config)."""
-    lines: list[str] = []
-    tables: list[tuple[str, Mapping[str, Any]]] = []
-    for key, value in data.items():
-        if isinstance(value, Mapping):
-            tables.append((key, value))
-        else:
-            lines.append(f"{key} = {_toml_value(value)}")
-    out = "\n".join(lines) + ("\n" if lines else "")
-    for key, table in tables:
-        name = f"{prefix}.{key}" if prefix else key
-        out += f"\n[{name}]\n" + render_toml(table, name)
-    return out
 
 
 def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
