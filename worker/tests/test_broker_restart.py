@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 
 import pytest
@@ -14,22 +15,21 @@ pytestmark = [pytest.mark.broker, pytest.mark.slow]
 EVENTS = 1000
 
 
+def publish_args(vhost: Vhost, *, window: int, event_id: str) -> list[str]:
+    """event-publish arguments: EVENTS order.created events to `events`, ids EVENT_ID-1..EVENTS."""
+    return [
+        *("--url", amqp_url(vhost.broker, vhost.name), "--exchange", "events"),
+        *("--routing-key", "order.created", "--count", str(EVENTS), "--window", str(window)),
+        json.dumps(
+            {"event_id": event_id, "order_id": 1, "event": "order.created"}, separators=(",", ":")
+        ),
+    ]
+
+
 def test_every_event_is_processed_at_least_once_across_a_broker_restart(
     vhost: Vhost, start_worker: StartWorker
 ) -> None:
-    published = run_publish(
-        "--url",
-        amqp_url(vhost.broker, vhost.name),
-        "--exchange",
-        "events",
-        "--routing-key",
-        "order.created",
-        "--count",
-        str(EVENTS),
-        "--window",
-        "100",
-        '{"event_id":"restart","order_id":1,"event":"order.created"}',
-    )
+    published = run_publish(*publish_args(vhost, window=100, event_id="restart"))
     assert published.returncode == 0, published.stderr
     assert f"published {EVENTS}, confirmed {EVENTS}" in published.stderr
     expected = {f"restart-{n}" for n in range(1, EVENTS + 1)}
@@ -67,19 +67,9 @@ def test_the_publisher_fails_over_across_a_broker_restart(vhost: Vhost) -> None:
     publisher = subprocess.Popen(
         [
             str(EVENT_PUBLISH),
-            "--url",
-            amqp_url(vhost.broker, vhost.name),
-            "--exchange",
-            "events",
-            "--routing-key",
-            "order.created",
-            "--count",
-            str(EVENTS),
-            "--window",
-            "1",
             "--failover-timeout",
             "90",
-            '{"event_id":"failover","order_id":1,"event":"order.created"}',
+            *publish_args(vhost, window=1, event_id="failover"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
