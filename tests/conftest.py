@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# The plugins import each other as the collection armkit.rabbitmq (collections/ links back here).
+# The plugins import each other as the collection armkit.rabbitmq (collections/ links back here);
+# the test bed's private RabbitMQ node is testbed.rabbitnode.
 sys.path.insert(0, str(ROOT / "collections"))
+sys.path.insert(0, str(ROOT))
 
 # A host that does not exist: if a play ever tried to reach it, the run would
 # report it unreachable. Variable errors must stop every play before that.
@@ -53,3 +55,16 @@ def run_playbook(nowhere_inventory):
         return run_playbook_once(nowhere_inventory, playbook, *extra_args)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory):
+    """One private RabbitMQ node with management (testbed/rabbitnode.py) for the broker tests."""
+    from testbed.rabbitnode import RabbitNode
+
+    broker = RabbitNode(tmp_path_factory.mktemp("rabbit"), management=True, log_level="warning")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.close()

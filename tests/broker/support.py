@@ -1,4 +1,4 @@
-"""What the broker tests share: a private RabbitMQ node with management, its API, a play run."""
+"""What the broker tests share: the private node's API, a play run (the node: tests/conftest.py)."""
 
 from __future__ import annotations
 
