@@ -23,7 +23,7 @@ import pika
 from bench.consumers import Consumer
 from bench.procs import ChildProcess
 from bench.target import Broker
-from testbed.rabbitnode import wait_until
+from testbed.waiting import wait_until
 
 START_POLL = 0.01
 DONE_POLL = 0.005
@@ -77,7 +77,7 @@ def drain(
             time.sleep(DONE_POLL)
         ended = time.monotonic()
         cpu = sum(p.cpu_seconds() for p in procs) - cpu_before
-        wait_until(lambda: broker.amqp_counts(queue)[0] == 0, 10, what=f"{queue} to hold 0 ready")
+        wait_until(lambda: broker.amqp_counts(queue)[0] == 0, 10, interval=0.05, what=f"{queue} to hold 0 ready")
     finally:
         for proc in procs:
             proc.stop()

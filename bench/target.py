@@ -16,7 +16,7 @@ import pika.exceptions
 from event_worker.publisher import ConfirmingPublisher, OutgoingMessage, PublishReport, Target
 
 from plugins.module_utils.queue_names import derived
-from testbed.rabbitnode import wait_until
+from testbed.waiting import wait_until
 
 BODY_BYTES = 100
 FILL_WINDOW = 500
@@ -122,7 +122,7 @@ class Broker:
         """Purge ``queue`` and put ``count`` persistent JSON events of ``size`` bytes into it."""
         self.purge(queue)
         self.publish(queue, (OutgoingMessage(event_body(n, size), f"bench-{n}") for n in range(count)))
-        wait_until(lambda: self.amqp_counts(queue)[0] == count, 30, what=f"{count} messages in {queue}")
+        wait_until(lambda: self.amqp_counts(queue)[0] == count, 30, interval=0.05, what=f"{count} messages in {queue}")
 
     # -- management API ----------------------------------------------------------------------
 

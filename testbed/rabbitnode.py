@@ -7,7 +7,7 @@ touched.  ``stop``/``start`` keep the data directory, so durable queues and pers
 survive a restart as they do on a real host.  Subclasses add listeners by extending
 ``config_lines`` (the worker tests add TLS).
 
-Also the one ``wait_until`` of the Python test code (worker tests, benchmark).
+Waits with the kit's one ``wait_until`` (testbed/waiting.py).
 """
 
 from __future__ import annotations
@@ -17,33 +17,24 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pika
 import pika.exceptions
 
+# This module has two names: testbed.rabbitnode where the repository root is on sys.path (tests,
+# benchmark) and rabbitnode where testbed/ is (the worker tests); wait_until comes from beside it.
+# mypy knows it by one name in each run (bench: the first, worker: the second) and resolves one
+# branch; the ignores are for the other.
+if __package__:
+    from .waiting import wait_until  # type: ignore[import-not-found, unused-ignore]
+else:
+    from waiting import wait_until  # type: ignore[no-redef, unused-ignore]
+
 RABBITMQ_BIN = Path(os.environ.get("RABBITMQ_BIN_DIR", "/usr/lib/rabbitmq/bin"))
 START_TIMEOUT = 90.0
 STOP_TIMEOUT = 60.0
 START_ATTEMPTS = 3
-
-
-def wait_until(
-    predicate: Callable[[], object],
-    timeout: float,
-    interval: float = 0.05,
-    what: str = "condition",
-) -> None:
-    """Poll ``predicate`` until it is truthy; raise TimeoutError after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return
-        if time.monotonic() >= deadline:
-            raise TimeoutError(f"timed out after {timeout:.1f} s waiting for {what}")
-        time.sleep(interval)
 
 
 def free_port() -> int:

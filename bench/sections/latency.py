@@ -23,7 +23,7 @@ from bench.context import REPO, Context
 from bench.procs import child_env
 from bench.stats import percentile
 from bench.target import event_body
-from testbed.rabbitnode import wait_until
+from testbed.waiting import wait_until
 
 STAMP = re.compile(r"lat-(\d+)-(\d+)")
 WARM_UP = 0.05
@@ -92,9 +92,11 @@ def measure(ctx: Context, consumer: Consumer, queue: str, scratch: Path) -> dict
     argv = consumer.command(ctx.broker, queue, scratch, prefetch=plan.latency_prefetch, print_acks=True)
     clock = AckClock(argv)
     try:
-        wait_until(lambda: ctx.broker.amqp_counts(queue)[1] >= 1, 60, what=f"{consumer.kind} to attach")
+        wait_until(lambda: ctx.broker.amqp_counts(queue)[1] >= 1, 60, interval=0.05, what=f"{consumer.kind} to attach")
         achieved = publish_paced(ctx.broker.parameters, queue, plan.latency_rate, count)
-        wait_until(lambda: len(clock.latencies_ns) >= count, 60, what=f"{count} acks from {consumer.kind}")
+        wait_until(
+            lambda: len(clock.latencies_ns) >= count, 60, interval=0.05, what=f"{count} acks from {consumer.kind}"
+        )
     except TimeoutError as exc:
         raise RuntimeError(f"{exc}; output:\n{''.join(clock.output[-40:])}") from None
     finally:

@@ -3,22 +3,18 @@
 import json
 import os
 import subprocess
-import time
+import sys
 from pathlib import Path
 
 import pytest
 
+# The scenarios' conftest.py put only molecule/common on sys.path: the kit's one wait_until is in the
+# repository's testbed/waiting.py, two levels up from here.
+_ROOT = str(Path(__file__).resolve().parents[2])
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
 
-def wait_until(predicate, timeout=30.0, interval=0.5, message="condition"):
-    """Poll predicate() until it returns a truthy value, or fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
-        time.sleep(interval)
+from testbed.waiting import wait_until as wait_until  # noqa: E402  (re-exported for the scenarios' tests)
 
 
 def journal_text(host):

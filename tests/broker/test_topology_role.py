@@ -18,7 +18,8 @@ from urllib.parse import quote
 import pika
 from support import ROOT, api, run_play
 
-from testbed.rabbitnode import RabbitNode, wait_until
+from testbed.rabbitnode import RabbitNode
+from testbed.waiting import wait_until
 
 SPEC = importlib.util.spec_from_file_location("topology_filter", ROOT / "plugins/module_utils/topology.py")
 assert SPEC and SPEC.loader
@@ -116,14 +117,18 @@ def test_an_upgraded_broker_keeps_old_queues_on_their_policies_and_new_ones_use_
 
     assert messages_in(node, "order.events") == 1
     assert arguments(node, "order.events") == {}
-    wait_until(lambda: queue(node, "order.events").get("policy") == "dead-letter.order.events", 30)
-    wait_until(lambda: queue(node, "order.events.retry").get("policy") == "retry.order.events", 30)
+    wait_until(lambda: queue(node, "order.events").get("policy") == "dead-letter.order.events", 30, interval=0.05)
+    wait_until(lambda: queue(node, "order.events.retry").get("policy") == "retry.order.events", 30, interval=0.05)
     assert arguments(node, "audit.events") == {"x-dead-letter-exchange": "audit.events.dlx"}
     assert arguments(node, "audit.events.retry") == {
         "x-dead-letter-exchange": "",
         "x-dead-letter-routing-key": "audit.events",
     }
-    wait_until(lambda: (queue(node, "audit.events.retry").get("policy") or "").startswith("topology.retry-delay."), 30)
+    wait_until(
+        lambda: (queue(node, "audit.events.retry").get("policy") or "").startswith("topology.retry-delay."),
+        30,
+        interval=0.05,
+    )
     assert queue(node, "audit.events").get("policy") is None
 
     # Both layouts really work: a retry comes back after the delay, a rejection is dead-lettered.
@@ -132,10 +137,16 @@ def test_an_upgraded_broker_keeps_old_queues_on_their_policies_and_new_ones_use_
         wait_until(
             lambda name=name: messages_in(node, name) == (2 if name == "order.events" else 1),
             30,
+            interval=0.05,
             what=f"the retry into {name}",
         )
         reject_one(node, name)
-        wait_until(lambda name=name: messages_in(node, f"{name}.dlq") == 1, 30, what=f"the rejection into {name}.dlq")
+        wait_until(
+            lambda name=name: messages_in(node, f"{name}.dlq") == 1,
+            30,
+            interval=0.05,
+            what=f"the rejection into {name}.dlq",
+        )
 
     # Nothing left to do: the second converge changes nothing.
     assert "changed=0" in converge(node, tmp_path)

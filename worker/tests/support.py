@@ -17,8 +17,8 @@ from typing import Any
 
 import pika
 import pika.exceptions
-from rabbitnode import wait_until
 from toml_writer import render_toml
+from waiting import wait_until
 
 from rabbit_broker import RabbitBroker
 from topology import ORDERS, WORKER_PASSWORD, WORKER_USER, WorkQueue

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from rabbitnode import free_port, wait_until
+from rabbitnode import free_port
+from waiting import wait_until
 
 from conftest import StartWorker
 from support import Vhost
@@ -210,6 +211,7 @@ def test_systemd_notify_ready_watchdog_and_stopping(
     wait_until(
         lambda: sum("WATCHDOG=1" in m for m in notify_socket.messages) >= 5,
         timeout=10,
+        interval=0.05,
         what="5 watchdog pings",
     )
     worker.terminate()
@@ -231,6 +233,7 @@ def test_watchdog_pings_continue_while_waiting_to_reconnect(
     wait_until(
         lambda: sum("WATCHDOG=1" in m for m in notify_socket.messages[before:]) >= 5,
         timeout=10,
+        interval=0.05,
         what="watchdog pings during backoff",
     )
     assert not any("READY=1" in m for m in notify_socket.messages)

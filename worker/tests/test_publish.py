@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from rabbitnode import free_port, wait_until
+from rabbitnode import free_port
+from waiting import wait_until
 
 from rabbit_broker import RabbitBroker
 from support import EVENT_PUBLISH, Vhost, amqp_url, child_env, run_publish
@@ -136,11 +137,15 @@ def memory_alarm(broker: RabbitBroker) -> Iterator[None]:
     """Raise the broker's memory alarm (a tiny watermark); always restore it."""
     broker.ctl("set_vm_memory_high_watermark", "0.000001")
     try:
-        wait_until(lambda: "memory" in alarms(broker), timeout=20, what="memory alarm")
+        wait_until(
+            lambda: "memory" in alarms(broker), timeout=20, interval=0.05, what="memory alarm"
+        )
         yield
     finally:
         broker.ctl("set_vm_memory_high_watermark", "0.4")
-        wait_until(lambda: "memory" not in alarms(broker), timeout=20, what="alarm cleared")
+        wait_until(
+            lambda: "memory" not in alarms(broker), timeout=20, interval=0.05, what="alarm cleared"
+        )
 
 
 def test_blocked_connection_is_reported_and_times_out_or_recovers(vhost: Vhost) -> None:

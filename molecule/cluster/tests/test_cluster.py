@@ -112,7 +112,7 @@ def stream_result(worker, name):
         lambda: worker.check_output(f"systemctl show -P SubState {name}") in ("exited", "failed"),
         timeout=300,
         interval=1,
-        message=f"{name} to finish",
+        what=f"{name} to finish",
     )
     status = int(worker.check_output(f"systemctl show -P ExecMainStatus {name}"))
     log = worker.check_output(f"journalctl --output cat --unit {name} --no-pager")
@@ -145,7 +145,7 @@ def expect_all_processed(worker, prefix, since):
         lambda: (lambda seen: seen if expected <= set(seen) else None)(processed(worker, prefix, since)),
         timeout=300,
         interval=2,
-        message=f"all {EVENTS} {prefix} events processed",
+        what=f"all {EVENTS} {prefix} events processed",
     )
     duplicates = sum(n - 1 for n in counts.values())
     print(f"{prefix}: {len(expected)} confirmed events, all processed, {duplicates} processed twice or more")
@@ -159,7 +159,7 @@ def test_node_failure_loses_no_confirmed_event(brokers, worker, publisher_config
     since = start_stream(worker, "kit-stream-failure", config, "failure", window=10)
     try:
         wait_until(
-            lambda: streamed(worker, "kit-stream-failure", "failure", since, 500), timeout=120, message="500 events in"
+            lambda: streamed(worker, "kit-stream-failure", "failure", since, 500), timeout=120, what="500 events in"
         )
         brokers[leader].check_output("systemctl stop rabbitmq-server")
         status, log = stream_result(worker, "kit-stream-failure")
@@ -170,20 +170,18 @@ def test_node_failure_loses_no_confirmed_event(brokers, worker, publisher_config
         brokers[leader].check_output("systemctl start rabbitmq-server")
     # The stopped node comes back by itself and rejoins with its queue members.
     survivor = brokers[others[0]]
-    wait_until(lambda: len(running_nodes(survivor)) == 3, timeout=180, message=f"{leader} to rejoin")
+    wait_until(lambda: len(running_nodes(survivor)) == 3, timeout=180, what=f"{leader} to rejoin")
     wait_until(
         lambda: all(len(row["online"]) == 3 for name, row in queues(survivor).items() if name in WORK_QUEUES),
         timeout=180,
-        message="every member of the work queues online",
+        what="every member of the work queues online",
     )
 
 
 def test_rolling_restart_with_the_stream_going_loses_nothing(brokers, worker, publisher_config):
     config = publisher_config(BROKERS)
     since = start_stream(worker, "kit-stream-rolling", config, "rolling", window=1)
-    wait_until(
-        lambda: streamed(worker, "kit-stream-rolling", "rolling", since, 200), timeout=120, message="200 events in"
-    )
+    wait_until(lambda: streamed(worker, "kit-stream-rolling", "rolling", since, 200), timeout=120, what="200 events in")
     code, out = playbook("playbooks/rolling-restart.yml", timeout=900)
     assert code == 0, out
     status, log = stream_result(worker, "kit-stream-rolling")

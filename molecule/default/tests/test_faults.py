@@ -42,8 +42,8 @@ def test_restart_keeps_every_queued_message_and_the_workers_process_them(host):
     finally:
         host.check_output("systemctl start " + " ".join(WORKERS))
     expected = {f"queued-{n}" for n in range(1, QUEUED + 1)}
-    wait_until(lambda: acked_ids(host, "queued", since) >= expected, timeout=300, interval=2, message="every event")
-    wait_until(lambda: depth(host, "order.events") == 0, timeout=60, message="order.events drained")
+    wait_until(lambda: acked_ids(host, "queued", since) >= expected, timeout=300, interval=2, what="every event")
+    wait_until(lambda: depth(host, "order.events") == 0, timeout=60, what="order.events drained")
     assert depth(host, "order.events.dlq") == 0
 
 
@@ -56,7 +56,8 @@ def test_memory_alarm_blocks_publishers_clearly_and_traffic_resumes(host):
     try:
         wait_until(
             lambda: json.loads(host.check_output("rabbitmq-diagnostics status --formatter json"))["alarms"],
-            message="the memory alarm",
+            timeout=30,
+            what="the memory alarm",
         )
         # Gives up after its blocked timeout, saying why, instead of hanging silently.
         impatient = host.run(f"{PUBLISH} --exchange events --routing-key order.created --blocked-timeout 3 '{payload}'")
@@ -69,14 +70,15 @@ def test_memory_alarm_blocks_publishers_clearly_and_traffic_resumes(host):
         )
         wait_until(
             lambda: "connection blocked by broker" in host.check_output(f"journalctl -o cat -u {unit} --no-pager"),
-            message="the patient publisher to report the block",
+            timeout=30,
+            what="the patient publisher to report the block",
         )
     finally:
         host.check_output(f"rabbitmqctl set_vm_memory_high_watermark {watermark}")
     wait_until(
         lambda: host.check_output(f"systemctl show -P SubState {unit}") in ("exited", "failed"),
         timeout=60,
-        message="the patient publisher to finish",
+        what="the patient publisher to finish",
     )
     assert host.check_output(f"systemctl show -P ExecMainStatus {unit}") == "0"
     log = host.check_output(f"journalctl -o cat -u {unit} --no-pager")

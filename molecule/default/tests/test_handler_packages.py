@@ -32,7 +32,7 @@ def failing_run(host):
     """One event of each fate through the payments worker: processed, retried once then
     processed, dead-lettered at once. Returns the time it started."""
     admin = Admin(host)
-    wait_until(lambda: host.service(UNIT).is_running, timeout=60, message=f"{UNIT} running")
+    wait_until(lambda: host.service(UNIT).is_running, timeout=60, what=f"{UNIT} running")
     since = time.time() - 1
     admin.publish("events", "payment.captured", {"event_id": "pay-ok", "payment_id": "p-ok", "amount": 12.5})
     admin.publish(
@@ -45,12 +45,12 @@ def failing_run(host):
     wait_until(
         lambda: "[Payments] Captured payment p-retry: 3.00" in journal(host, since),
         timeout=60,
-        message="the retried payment processed",
+        what="the retried payment processed",
     )
     wait_until(
         lambda: any('"event_id": "pay-bad"' in line and "dead_lettered" in line for line in journal(host, since)),
         timeout=30,
-        message="the bad payment dead-lettered",
+        what="the bad payment dead-lettered",
     )
     return since
 
@@ -79,7 +79,7 @@ def test_a_transient_failure_is_retried_then_processed(host, failing_run):
 
 
 def test_a_permanent_failure_is_dead_lettered_with_its_reason(host, admin, failing_run):
-    dead = wait_until(lambda: admin.get(DLQ), message=f"the bad payment in {DLQ}")
+    dead = wait_until(lambda: admin.get(DLQ), timeout=30, what=f"the bad payment in {DLQ}")
     assert json.loads(dead[0]["payload"])["payment_id"] == "p-bad"
     assert dead[0]["properties"]["headers"]["x-dead-letter-reason"] == (
         "permanent_error: PermanentError: payment p-bad: amount must be a positive number"
@@ -121,7 +121,7 @@ def test_a_changed_package_restarts_only_the_units_that_use_it(host, tmp_path):
     restored = pids(host)
     assert restored["payments"] != after["payments"]
     assert {k: restored[k] for k in ("orders", "whatsapp")} == {k: before[k] for k in ("orders", "whatsapp")}
-    wait_until(lambda: host.service(UNIT).is_running, timeout=60, message=f"{UNIT} running")
+    wait_until(lambda: host.service(UNIT).is_running, timeout=60, what=f"{UNIT} running")
 
 
 @role_logic

@@ -138,7 +138,7 @@ def test_undeclared_objects_are_listed_and_pruned_only_when_asked_and_empty(admi
         assert live_queue(admin, "audit.extra") is not None
 
         admin.publish("events", "audit.entry", {"audit": 1})  # routed to audit.extra only
-        wait_until(lambda: admin.depth("audit.extra") == 1, message="the event in audit.extra")
+        wait_until(lambda: admin.depth("audit.extra") == 1, timeout=30, what="the event in audit.extra")
         code, out = playbook("playbooks/topology.yml", "-e", prune)
         assert code != 0
         assert "does not delete queues that hold messages: audit.extra" in out

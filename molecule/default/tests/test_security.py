@@ -170,7 +170,7 @@ def watched_converge(host, secrets):
     wait_until(
         lambda: all(host.service(f"event-worker@{n}").is_running for n in WORKER_METRICS),
         timeout=60,
-        message="the workers running",
+        what="the workers running",
     )
     since = host.check_output("date '+%Y-%m-%d %H:%M:%S'")
     before = live_state(host)
@@ -179,7 +179,7 @@ def watched_converge(host, secrets):
     host.check_output(f'umask 077; nohup sh -c "{SAMPLER}" >/dev/null 2>&1 &')
     # The sampler must catch a secret on a command line: a process that carries the canary.
     host.check_output(f"nohup sh -c 'sleep 4' {CANARY} >/dev/null 2>&1 &")
-    wait_until(lambda: CANARY in host.run(f"cat {LEAKS}").stdout, timeout=30, message="the sampler to catch its canary")
+    wait_until(lambda: CANARY in host.run(f"cat {LEAKS}").stdout, timeout=30, what="the sampler to catch its canary")
     try:
         code, out = playbook("site.yml", "--diff", "-vvv", timeout=1200)
     finally:
@@ -236,4 +236,4 @@ def test_a_converge_leaves_the_live_workers_and_queues_alone(host, admin, watche
     admin.publish("notifications", "whatsapp", {"phone": "+911234567890", "message": "counter probe"})
     admin.publish("events", "payment.captured", {"payment_id": "counter-probe", "amount": 1})
     expected = {name: count + 1 for name, count in after["delivered"].items()}
-    wait_until(lambda: delivered(host) == expected, timeout=30, message=f"deliveries to reach {expected}")
+    wait_until(lambda: delivered(host) == expected, timeout=30, what=f"deliveries to reach {expected}")

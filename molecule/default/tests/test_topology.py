@@ -100,11 +100,11 @@ def test_routing_table(admin, paused_workers, exchange, key, queue):
 def test_rejected_message_is_dead_lettered(admin, paused_workers, queue):
     admin.run(f"publish exchange=amq.default routing_key={queue} payload='poison-{queue}'")
     admin.get(queue, ackmode="reject_requeue_false")
-    dead = wait_until(lambda: admin.get(f"{queue}.dlq"), message=f"a message in {queue}.dlq")
+    dead = wait_until(lambda: admin.get(f"{queue}.dlq"), timeout=30, what=f"a message in {queue}.dlq")
     assert dead[0]["payload"] == f"poison-{queue}"
 
 
 def test_retry_queue_delivers_back_after_its_ttl(admin, paused_workers):
     admin.publish("order.events.retry", "order.created", {"event_id": "retry-probe"})
-    back = wait_until(lambda: admin.get("order.events"), timeout=30, message="the retried message")
+    back = wait_until(lambda: admin.get("order.events"), timeout=30, what="the retried message")
     assert json.loads(back[0]["payload"])["event_id"] == "retry-probe"

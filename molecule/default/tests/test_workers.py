@@ -33,7 +33,7 @@ def test_unit_is_enabled_running_and_notify(host, unit):
 
 
 def test_one_consumer_per_process_on_each_queue(host):
-    live = wait_until(lambda: consumers(host) if consumers(host)["order.events"] == 1 else None)
+    live = wait_until(lambda: consumers(host) if consumers(host)["order.events"] == 1 else None, timeout=30)
     assert live["order.events"] == 1
     assert live["whatsapp.notifications"] == 1
     assert live["payment.events"] == 1
@@ -74,7 +74,8 @@ def test_orders_worker_logs_the_tutorials_lines(host):
         lambda: (lambda text: text if "[Worker] Event processed successfully" in text else None)(
             journal(host, "orders", since)
         ),
-        message="the orders worker's log lines",
+        timeout=30,
+        what="the orders worker's log lines",
     )
     lines = out.splitlines()
     start = lines.index("[Worker] Received event: {'order_id': 123, 'event': 'order.created'}")
@@ -90,7 +91,8 @@ def test_whatsapp_worker_logs_the_tutorials_lines(host):
     )
     out = wait_until(
         lambda: (lambda text: text if "sent successfully" in text else None)(journal(host, "whatsapp", since)),
-        message="the whatsapp worker's log lines",
+        timeout=30,
+        what="the whatsapp worker's log lines",
     )
     lines = out.splitlines()
     start = lines.index("[Worker] Processing WhatsApp notification")
@@ -105,13 +107,14 @@ def test_whatsapp_worker_logs_the_tutorials_lines(host):
 def test_poison_message_is_dead_lettered_with_reason_and_worker_keeps_going(host, admin):
     since = time.time() - 1
     admin.run("publish exchange=events routing_key=order.created payload='not json'")
-    dead = wait_until(lambda: admin.get("order.events.dlq"), message="the poison message in order.events.dlq")
+    dead = wait_until(lambda: admin.get("order.events.dlq"), timeout=30, what="the poison message in order.events.dlq")
     assert dead[0]["payload"] == "not json"
     assert dead[0]["properties"]["headers"]["x-dead-letter-reason"].startswith("invalid_json")
     admin.publish("events", "order.updated", {"order_id": 7, "event": "order.updated"})
     wait_until(
         lambda: "[Worker] Processing event type: order.updated" in journal(host, "orders", since),
-        message="the next event processed",
+        timeout=30,
+        what="the next event processed",
     )
     assert host.service("event-worker@orders").is_running
 
@@ -133,6 +136,6 @@ def test_killed_worker_is_restarted(host):
     wait_until(
         lambda: int(state()["NRestarts"]) == before + 1 and state()["SubState"] == "running",
         timeout=60,
-        message="event-worker@orders restarted",
+        what="event-worker@orders restarted",
     )
-    wait_until(lambda: consumers(host)["order.events"] == 1, timeout=60, message="the consumer back")
+    wait_until(lambda: consumers(host)["order.events"] == 1, timeout=60, what="the consumer back")

@@ -112,7 +112,7 @@ def fresh_host(host):
                 in ("running", "degraded")
             ),
             timeout=60,
-            message=f"systemd in {name}",
+            what=f"systemd in {name}",
         )
         yield name
     finally:
