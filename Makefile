@@ -4,12 +4,13 @@ VENV ?= .venv
 DISTROS ?= debian13 debian12 suse-family
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv testbed lint test test-unit test-worker test-bench test-lab test-molecule test-arm64 test-suse
+.PHONY: help venv testbed lint test test-unit test-collection test-worker test-bench test-lab test-molecule test-arm64 test-suse
 
 help:
 	@echo "make test           lint + every test (what CI runs; as root on a fresh Debian machine it installs what it needs)"
 	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
 	@echo "make test-unit      controller-side tests: variables, role logic (no hosts; the topology role against a private RabbitMQ)"
+	@echo "make test-collection the kit as an installed collection, used from another project (a private RabbitMQ; a systemd host)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
 	@echo "make test-bench     the benchmark's tiny mode end to end (no thresholds), and its README block"
 	@echo "make test-lab       ./lab up, demo, the management UI in headless Chromium, ./lab down"
@@ -41,7 +42,13 @@ lint: venv
 # tests/broker runs the topology role against a private RabbitMQ node on loopback.
 test-unit: venv
 	testbed/packages.sh rabbitmq-server
-	pytest -q tests --ignore=tests/lab
+	pytest -q tests --ignore=tests/lab --ignore=tests/collection
+
+# The built collection from another project: onto a private node, then onto a
+# systemd host of the test bed (broker, topology, a worker).
+test-collection: venv testbed
+	testbed/packages.sh rabbitmq-server
+	pytest -q tests/collection
 
 # The worker tests start their own RabbitMQ nodes from Debian's rabbitmq-server package.
 test-worker: venv
@@ -80,4 +87,4 @@ test-suse: venv
 	testbed/prepare.sh debian13
 	KIT_SUSE_PULL=1 testbed/suse-scenario.sh
 
-test: lint test-unit test-worker test-bench test-lab test-molecule
+test: lint test-unit test-collection test-worker test-bench test-lab test-molecule
