@@ -11,9 +11,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from testbed.rabbitnode import RabbitNode
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-from testbed.rabbitnode import RabbitNode  # noqa: E402
 
 
 def api(node: RabbitNode, method: str, path: str, body: Any = None) -> Any:
@@ -32,10 +32,21 @@ def api(node: RabbitNode, method: str, path: str, body: Any = None) -> Any:
     return json.loads(text) if text else None
 
 
-def run_play(directory: Path) -> str:
-    """ansible-playbook play.yml -e @vars.json in directory, with the kit's ansible.cfg; its output."""
+def run_play(directory: Path, *args: str) -> str:
+    """ansible-playbook play.yml -e @vars.json [args] in directory, with the kit's ansible.cfg; its output."""
+    playbook = str(Path(sys.executable).parent / "ansible-playbook")
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "play.yml", "-e", "@vars.json"],
+        [
+            playbook,
+            "-i",
+            "localhost,",
+            "play.yml",
+            "-e",
+            "@vars.json",
+            "-e",
+            f"ansible_python_interpreter={sys.executable}",
+            *args,
+        ],
         cwd=directory,
         capture_output=True,
         text=True,
