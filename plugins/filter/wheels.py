@@ -20,7 +20,6 @@ from typing import Any
 from ansible.errors import AnsibleFilterError
 
 ENTRY_POINT_GROUP = "event_worker.handlers"
-BUILTIN = ("orders", "whatsapp", "noop")
 # name-version(-build)?-python-abi-platform.whl (PEP 427)
 WHEEL_NAME = re.compile(
     r"^(?P<name>[^-]+)-(?P<version>[^-]+)(-\d[^-]*)?-(?P<python>[^-]+)-(?P<abi>[^-]+)-(?P<platform>[^-]+)\.whl$"
@@ -93,9 +92,12 @@ def event_worker_wrong_platform(wheels: list[dict[str, Any]], architecture: str,
 
 
 def event_worker_handler_package(handler: str, wheels: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The wheel that provides `handler` (an entry point name or module:attribute), or None."""
-    if handler in BUILTIN:
-        return None
+    """The wheel that provides `handler` (an entry point name or module:attribute), or None.
+
+    None for the worker's built-in handlers (orders, whatsapp, noop): the worker's own wheel is
+    not among `wheels`. A package that also registers a built-in's name is named here (its
+    change restarts those units too), though the worker keeps using its built-in.
+    """
     if ":" in handler:
         top = handler.split(":", 1)[0].split(".", 1)[0]
         found = [w for w in wheels if top in w["modules"]]
