@@ -38,6 +38,8 @@ lint: venv
 	ruff format --check . worker
 	cd worker && mypy
 	mypy --strict --ignore-missing-imports bench
+	testbed/packages.sh shellcheck
+	tools/sanity.sh
 
 # tests/broker runs the topology role against a private RabbitMQ node on loopback.
 test-unit: venv

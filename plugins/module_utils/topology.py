@@ -103,7 +103,7 @@ def _shared(
 ) -> list[dict[str, Any]]:
     """One policy per non-empty (vhost, bucket): `topology.KIND.NN` matching exactly its queue names."""
     buckets: dict[tuple[str, int], list[str]] = {}
-    for (vhost, _), names in sorted(members.items()):
+    for (vhost, _value), names in sorted(members.items()):
         for name in names:
             buckets.setdefault((vhost, zlib.crc32(name.encode()) % SHARED_BUCKETS), []).append(name)
     return [

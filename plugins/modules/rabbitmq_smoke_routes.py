@@ -29,12 +29,12 @@ options:
     type: list
     elements: str
     default: []
-  run: {description: This smoke run's name, the prefix of every event id., type: str, required: true}
+  run: {description: "This smoke run's name, the prefix of every event id.", type: str, required: true}
   api_url: {description: 'The management API, for example http://127.0.0.1:15672/api.', type: str, required: true}
   api_user: {description: An administrator of the broker., type: str, required: true}
-  api_password: {description: Its password., type: str, required: true, no_log: true}
+  api_password: {description: Its password (never logged)., type: str, required: true}
   ca_path: {description: CA certificate that signed the API's certificate (HTTPS)., type: path}
-author: RabbitMQ-on-Arm deployment kit
+author: RabbitMQ-on-Arm deployment kit developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -56,10 +56,12 @@ RETURN = r"""
 published:
   description: Each route with C(routed), as the broker answered.
   type: list
+  elements: dict
   returned: always
 fetched:
   description: Per idle queue, C(queue) and the C(messages) fetched (routing_key, payload).
   type: list
+  elements: dict
   returned: always
 """
 

@@ -26,13 +26,13 @@ options:
     required: true
   api_url: {description: 'The management API, for example http://localhost:15672/api.', type: str, required: true}
   api_user: {description: An administrator of the broker., type: str, required: true}
-  api_password: {description: Its password., type: str, required: true, no_log: true}
+  api_password: {description: Its password (never logged)., type: str, required: true}
   ca_path: {description: CA certificate that signed the API's certificate (HTTPS)., type: path}
   timeout:
     description: Seconds to wait for the import (the broker answers once every object exists).
     type: int
     default: 600
-author: RabbitMQ-on-Arm deployment kit
+author: RabbitMQ-on-Arm deployment kit developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -59,10 +59,12 @@ declared:
 retired:
   description: Derived policies deleted (or, in check mode, to delete).
   type: list
+  elements: str
   returned: always
 unmanaged:
   description: 'Live objects not declared: kind, vhost, name, path (for deleting).'
   type: list
+  elements: dict
   returned: always
 """
 

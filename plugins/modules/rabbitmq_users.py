@@ -7,9 +7,9 @@ DOCUMENTATION = r"""
 module: rabbitmq_users
 short_description: Ensure RabbitMQ users, their passwords, tags and permissions through the management API
 description:
-  - For each of I(users), creates the user or updates what differs from the request: its tags,
+  - "For each of I(users), creates the user or updates what differs from the request: its tags,
     its password (checked against the broker's salted hash, so an unchanged password is no
-    change), and its permissions on I(vhost).
+    change), and its permissions on I(vhost)."
   - Users not listed are left alone. Supports check mode; never returns a password.
   - Talks HTTPS with I(ca_path), so no C(REQUESTS_CA_BUNDLE) is needed.
 options:
@@ -21,7 +21,7 @@ options:
     required: true
     suboptions:
       name: {description: User name., type: str, required: true}
-      password: {description: Its password (never logged)., type: str, required: true, no_log: true}
+      password: {description: Its password (never logged)., type: str, required: true}
       tags: {description: Its tags (none gives an ordinary user)., type: list, elements: str, default: []}
       configure_priv: {description: Configure permission (a regular expression)., type: str, default: ^$}
       write_priv: {description: Write permission (a regular expression)., type: str, default: ^$}
