@@ -20,9 +20,8 @@ NET=$ID-net
 REPO=$ID-repo
 HOST1=$ID-upstream
 HOST2=$ID-sle
-RUN_OPTS=(--cap-add SYS_ADMIN --cap-add NET_ADMIN --security-opt seccomp=unconfined
-  --security-opt apparmor=unconfined --cgroupns=host -v /sys/fs/cgroup:/sys/fs/cgroup:rw
-  --tmpfs /run --tmpfs /run/lock --tmpfs /tmp:exec)
+# The one definition of a systemd test host (its flags, /tmp mounted exec among them).
+SYSTEMD_HOST="$HERE/../systemd-host"
 
 passed=0 failed=0 start=$SECONDS
 log() { printf '[suse-family selftest %(%H:%M:%S)T] %s\n' -1 "$*"; }
@@ -63,7 +62,7 @@ RMQ_FPR=$(docker image inspect -f '{{ index .Config.Labels "kit.rabbitmq-key-fin
 log "starting $REPO (alias suse-repo) and $HOST1 on network $NET"
 docker network create "$NET" >/dev/null
 docker run -d --name "$REPO" --hostname suse-repo --network "$NET" --network-alias suse-repo "$REPO_IMAGE" >/dev/null
-start_host() { docker run -d --name "$1" --hostname "$1" --network "$NET" "${RUN_OPTS[@]}" "$HOST_IMAGE" /lib/systemd/systemd >/dev/null; }
+start_host() { "$SYSTEMD_HOST" "$1" "$HOST_IMAGE" --hostname "$1" --network "$NET"; }
 booted() { local s; s=$(docker exec "$1" systemctl is-system-running 2>/dev/null); [ "$s" = running ] || [ "$s" = degraded ]; }
 start_host "$HOST1"
 

@@ -16,10 +16,8 @@ from kit_testing import PROJECT, ansible_env, wait_until
 
 IMAGE = "rabbitmq-kit/suse-family:sles15sp6"
 TESTBED = Path(os.environ.get("TESTBED_WORKDIR", "/var/tmp/rabbitmq-kit-testbed")) / "suse-family"
-SYSTEMD_FLAGS = [
-    "--cap-add", "SYS_ADMIN", "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-    "--cgroupns=host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run", "--tmpfs", "/run/lock",
-]  # fmt: skip
+# The one definition of a systemd test host: testbed/systemd-host NAME IMAGE [docker run options ...]
+SYSTEMD_HOST = PROJECT / "testbed" / "systemd-host"
 
 
 def key_id(name):
@@ -103,8 +101,10 @@ def fresh_host(host):
         pytest.skip("run in the suse-family scenario, which installs the release files")
     network = docker("inspect", "-f", "{{range $name, $_ := .NetworkSettings.Networks}}{{$name}}{{end}}", "suse-repo")
     name = f"kit-suse-fresh-{uuid.uuid4().hex[:8]}"
-    docker("run", "-d", "--name", name, "--hostname", "sles-fresh", "--network", network.stdout.strip(),
-           *SYSTEMD_FLAGS, IMAGE)  # fmt: skip
+    subprocess.run(
+        [SYSTEMD_HOST, name, IMAGE, "--hostname", "sles-fresh", "--network", network.stdout.strip()],
+        capture_output=True, text=True, check=True, timeout=600,
+    )  # fmt: skip
     try:
         wait_until(
             lambda: (
