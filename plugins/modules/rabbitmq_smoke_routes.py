@@ -30,10 +30,7 @@ options:
     elements: str
     default: []
   run: {description: "This smoke run's name, the prefix of every event id.", type: str, required: true}
-  api_url: {description: 'The management API, for example http://127.0.0.1:15672/api.', type: str, required: true}
-  api_user: {description: An administrator of the broker., type: str, required: true}
-  api_password: {description: Its password (never logged)., type: str, required: true}
-  ca_path: {description: CA certificate that signed the API's certificate (HTTPS)., type: path}
+extends_documentation_fragment: [armkit.rabbitmq.management_api]
 author: RabbitMQ-on-Arm deployment kit developers (!UNKNOWN)
 """
 

@@ -24,14 +24,11 @@ options:
         more nodes), retry_delay_ms, delivery_limit, policy_priority.
     type: dict
     required: true
-  api_url: {description: 'The management API, for example http://localhost:15672/api.', type: str, required: true}
-  api_user: {description: An administrator of the broker., type: str, required: true}
-  api_password: {description: Its password (never logged)., type: str, required: true}
-  ca_path: {description: CA certificate that signed the API's certificate (HTTPS)., type: path}
   timeout:
     description: Seconds to wait for the import (the broker answers once every object exists).
     type: int
     default: 600
+extends_documentation_fragment: [armkit.rabbitmq.management_api]
 author: RabbitMQ-on-Arm deployment kit developers (!UNKNOWN)
 """
 

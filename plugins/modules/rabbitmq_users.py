@@ -26,10 +26,7 @@ options:
       configure_priv: {description: Configure permission (a regular expression)., type: str, default: ^$}
       write_priv: {description: Write permission (a regular expression)., type: str, default: ^$}
       read_priv: {description: Read permission (a regular expression)., type: str, default: ^$}
-  api_url: {description: 'The management API, for example http://127.0.0.1:15672/api.', type: str, required: true}
-  api_user: {description: An administrator of the broker., type: str, required: true}
-  api_password: {description: Its password (never logged)., type: str, required: true}
-  ca_path: {description: CA certificate that signed the API's certificate (HTTPS)., type: path}
+extends_documentation_fragment: [armkit.rabbitmq.management_api]
 author: RabbitMQ-on-Arm deployment kit developers (!UNKNOWN)
 """
 
