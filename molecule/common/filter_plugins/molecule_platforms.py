@@ -13,11 +13,7 @@ from ansible.errors import AnsibleFilterError
 # The molecule platform keys create.yml translates. Anything else fails the create step
 # instead of being dropped silently. capabilities, security_opts, cgroupns_mode, tmpfs and
 # a /sys/fs/cgroup volume are testbed/systemd-host's business, not a platform's.
-SUPPORTED_KEYS = {
-    "name", "image", "hostname", "groups", "children", "pre_build_image", "dockerfile", "pull", "buildargs",
-    "command", "networks", "published_ports", "exposed_ports", "env", "volumes", "labels", "platform",
-    "memory", "cpus", "shm_size", "etc_hosts", "dns_servers", "ulimits", "sysctls",
-}  # fmt: skip
+SUPPORTED_KEYS = {"name", "image", "hostname", "groups", "pre_build_image", "dockerfile", "command", "networks"}
 
 
 def check_platform(platform):
@@ -38,36 +34,12 @@ def image_of(platform):
 def run_options(platform, labels):
     """docker run options for what the platform says (not the systemd flags)."""
     options = ["--hostname", platform.get("hostname", platform["name"])]
-    for key, value in {**labels, **platform.get("labels", {})}.items():
+    for key, value in labels.items():
         options += ["--label", f"{key}={value}"]
     networks = platform.get("networks", [])
     if networks:
         # docker 20.10 takes one --network at creation; create.yml connects the others.
         options += ["--network", networks[0]["name"], *network_options(networks[0], "--network-alias", "--ip")]
-    for port in platform.get("published_ports", []):
-        options += ["--publish", str(port)]
-    for port in platform.get("exposed_ports", []):
-        options += ["--expose", str(port)]
-    for key, value in platform.get("env", {}).items():
-        options += ["--env", f"{key}={value}"]
-    for volume in platform.get("volumes", []):
-        options += ["--volume", volume]
-    for key, flag in (
-        ("platform", "--platform"),
-        ("memory", "--memory"),
-        ("cpus", "--cpus"),
-        ("shm_size", "--shm-size"),
-    ):
-        if key in platform:
-            options += [flag, str(platform[key])]
-    for name, address in platform.get("etc_hosts", {}).items():
-        options += ["--add-host", f"{name}:{address}"]
-    for server in platform.get("dns_servers", []):
-        options += ["--dns", server]
-    for limit in platform.get("ulimits", []):  # molecule's nofile:SOFT:HARD is docker's nofile=SOFT:HARD
-        options += ["--ulimit", limit.replace(":", "=", 1)]
-    for key, value in platform.get("sysctls", {}).items():
-        options += ["--sysctl", f"{key}={value}"]
     return options
 
 
