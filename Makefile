@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 help:
 	@echo "make test           lint + every test (what CI runs; as root on a fresh Debian machine it installs what it needs)"
-	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy"
+	@echo "make lint           yamllint, ansible-lint (production), ruff, mypy, ansible-test sanity"
 	@echo "make test-unit      controller-side tests: variables, role logic (no hosts; the topology role against a private RabbitMQ)"
 	@echo "make test-collection the kit as an installed collection, used from another project (a private RabbitMQ; a systemd host)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
