@@ -258,9 +258,9 @@ def test_its_roles_converge_a_host_whose_worker_processes_an_event(
     out = result.stdout + result.stderr
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-2000:]
     assert all(secret not in out for secret in SECRETS.values())
-    # Build output (the worker's wheelhouse) lands beside the project's inventory,
+    # Build output (the worker's wheelhouse) lands in the project (it has no ansible.cfg: beside its playbook),
     # and the installed collection is left exactly as it was installed.
-    assert list((project / "build" / "wheelhouse").glob("event_worker-*.whl")), "no wheelhouse beside the inventory"
+    assert list((project / "build" / "wheelhouse").glob("event_worker-*.whl")), "no wheelhouse in the project"
     assert files_under(collection) == before
     since = docker("exec", host, "date", "+%s").stdout.strip()
     published = docker(
