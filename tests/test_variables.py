@@ -106,7 +106,8 @@ def all_typed_as_key_value(nowhere_inventory):
 
 def test_every_role_has_typed_variables_to_check():
     roles = {option["role"] for option in typed_options()}
-    assert roles == {"rabbitmq_server", "rabbitmq_topology", "event_worker", "rabbitmq_smoke"}
+    # rabbitmq_api: the management API connection the last three depend on.
+    assert roles == {"rabbitmq_server", "rabbitmq_api", "rabbitmq_topology", "event_worker", "rabbitmq_smoke"}
 
 
 @pytest.mark.parametrize("option", typed_options(), ids=lambda option: option["name"])
@@ -156,4 +157,24 @@ def test_broker_change_with_a_bad_topology_value_stops_site_before_any_host(run_
     assert_stopped_before_host(code, out)
     assert "got: topik" in out
     # The broker play never started: the validation play stopped the run.
+    assert "PLAY [Deploy the RabbitMQ broker]" not in out
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("rabbitmq_topology_api_port", "rabbitmq_api_port"),
+        ("rabbitmq_smoke_api_user", "rabbitmq_api_user"),
+        ("event_worker_api_password", "rabbitmq_api_password"),
+    ],
+)
+def test_a_per_role_api_variable_of_earlier_versions_stops_the_run_naming_its_new_name(run_playbook, old, new):
+    """The API connection is set once (rabbitmq_api_*): an old per-role name would be ignored silently."""
+    secrets = {
+        "rabbitmq_topology_publisher_passwords": {"publisher": "publisher-secret"},
+        "event_worker_passwords": {"orders": "orders-secret", "whatsapp": "whatsapp-secret"},
+    }
+    code, out = run_playbook("site.yml", *GOOD, "-e", json.dumps(secrets | {old: "15999"}))
+    assert_stopped_before_host(code, out)
+    assert f"{old}: the management API connection is now set once for every role, in {new}" in out
     assert "PLAY [Deploy the RabbitMQ broker]" not in out

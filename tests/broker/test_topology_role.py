@@ -56,10 +56,10 @@ def converge(node: RabbitNode, tmp_path: Path) -> str:
     """Run the role; return its PLAY RECAP line for localhost."""
     (tmp_path / "play.yml").write_text(PLAY.replace("ROOT", str(ROOT)))
     variables = {
-        "rabbitmq_topology_api_host": "127.0.0.1",
-        "rabbitmq_topology_api_port": node.http_port,
-        "rabbitmq_topology_api_user": "guest",
-        "rabbitmq_topology_api_password": "guest",
+        "rabbitmq_api_host": "127.0.0.1",
+        "rabbitmq_api_port": node.http_port,
+        "rabbitmq_api_user": "guest",
+        "rabbitmq_api_password": "guest",
         "rabbitmq_topology_retry_delay_ms": RETRY_MS,
         "rabbitmq_topology_default_queue_type": "classic",
         "rabbitmq_topology_exchanges": EXCHANGES,

@@ -104,9 +104,9 @@ def test_its_roles_converge_a_broker_from_another_project(installed: dict[str, A
         (project / "vars.json").write_text(
             json.dumps(
                 {
-                    "rabbitmq_topology_api_port": node.http_port,
-                    "rabbitmq_topology_api_user": "guest",
-                    "rabbitmq_topology_api_password": "guest",
+                    "rabbitmq_api_port": node.http_port,
+                    "rabbitmq_api_user": "guest",
+                    "rabbitmq_api_password": "guest",
                     "rabbitmq_topology_default_queue_type": "classic",
                     "rabbitmq_topology_exchanges": [{"name": "shop", "type": "topic"}],
                     "rabbitmq_topology_queues": [{"name": "shop.orders"}],
@@ -168,8 +168,6 @@ HOST_PLAY = """
   roles:
     - role: armkit.rabbitmq.rabbitmq_server
     - role: armkit.rabbitmq.rabbitmq_topology
-      vars:
-        rabbitmq_topology_api_password: "{{ rabbitmq_server_admin_password }}"
 
 - name: Our consumers
   hosts: consumers
@@ -178,7 +176,6 @@ HOST_PLAY = """
   roles:
     - role: armkit.rabbitmq.event_worker
       vars:
-        event_worker_api_password: "{{ rabbitmq_server_admin_password }}"
         event_worker_publisher_password: "{{ rabbitmq_topology_publisher_passwords.publisher }}"
 """
 
@@ -187,6 +184,8 @@ HOST_VARIABLES: dict[str, Any] = {
     "rabbitmq_server_workers_group": "consumers",
     "event_worker_broker_group": "brokers",
     "rabbitmq_server_admin_password": SECRETS["admin"],
+    # The management API connection, once for every role that uses it.
+    "rabbitmq_api_password": "{{ rabbitmq_server_admin_password }}",
     "rabbitmq_topology_publisher_passwords": {"publisher": SECRETS["publisher"]},
     "rabbitmq_topology_queues": [{"name": "order.events"}],
     "rabbitmq_topology_bindings": [{"source": "events", "destination": "order.events", "routing_key": "order.*"}],
