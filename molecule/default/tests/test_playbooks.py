@@ -166,3 +166,31 @@ def test_the_smoke_play_names_a_stopped_worker_and_passes_again_once_it_runs(hos
         host.check_output("systemctl reset-failed event-worker@whatsapp; systemctl start event-worker@whatsapp")
     code, out = playbook("playbooks/smoke.yml")
     assert code == 0, out
+
+
+def test_the_broker_play_repairs_the_administrator_and_removes_a_returned_guest(host, admin):
+    """Both ways the broker role manages its users: the management API when the administrator's
+    password is the wanted one (the usual converge), rabbitmqctl when it is not (a rotation)."""
+    name = host.ansible.get_variables().get("rabbitmq_server_admin_user", "admin")
+
+    def users():
+        return {user["user"]: user for user in json.loads(host.check_output("rabbitmqctl list_users --formatter json"))}
+
+    def permissions():
+        return json.loads(host.check_output(f"rabbitmqctl list_user_permissions {name} --formatter json"))
+
+    every = [{"vhost": "/", "configure": ".*", "write": ".*", "read": ".*"}]
+    host.check_output(f"rabbitmqctl clear_permissions -p / {name}")
+    host.check_output("rabbitmqctl add_user guest probe-guest-password")
+    code, out = playbook("playbooks/broker.yml")
+    assert code == 0, out[-3000:]
+    assert "guest" not in users()
+    assert permissions() == every
+
+    host.check_output(f"rabbitmqctl change_password {name} probe-other-password")
+    code, out = playbook("playbooks/broker.yml")
+    assert code == 0, out[-3000:]
+    # rabbitmqadmin authenticates with the wanted password (its configuration file).
+    assert any(exchange["name"] == "amq.topic" for exchange in admin.json("list exchanges"))
+    assert users()[name]["tags"] == ["administrator"]
+    assert permissions() == every
