@@ -4,7 +4,7 @@ VENV ?= .venv
 DISTROS ?= debian13 debian12 suse-family
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv testbed lint test test-unit test-collection test-worker test-bench test-lab test-molecule test-arm64 test-suse
+.PHONY: help venv testbed lint test test-unit test-collection test-worker test-bench test-lab test-fresh-machine test-molecule test-arm64 test-suse
 
 help:
 	@echo "make test           lint + every test (what CI runs; as root on a fresh Debian machine it installs what it needs)"
@@ -13,7 +13,8 @@ help:
 	@echo "make test-collection the kit as an installed collection, used from another project (a private RabbitMQ; a systemd host)"
 	@echo "make test-worker    the worker package against a real RabbitMQ it starts"
 	@echo "make test-bench     the benchmark's tiny mode end to end (no thresholds), and its README block"
-	@echo "make test-lab       ./lab up, demo, the management UI in headless Chromium, ./lab down"
+	@echo "make test-lab       ./lab up (first in make test), again (changed=0), demo, the management UI in headless Chromium, down"
+	@echo "make test-fresh-machine ./lab up, demo, down in a stand-in fresh Debian 12 machine (a container)"
 	@echo "make test-molecule  molecule default (Debian 13; Debian 12 with TLS), cluster, suse-family (SUSE-shaped test host)"
 	@echo "make test-arm64     molecule arm64: site.yml on an emulated aarch64 host (about 55 min)"
 	@echo "make test-suse      molecule suse on openSUSE Leap 15.6 (needs registry.opensuse.org and openSUSE's mirrors)"
@@ -62,9 +63,19 @@ test-bench: venv
 	testbed/packages.sh rabbitmq-server
 	pytest -q bench
 
-test-lab: venv testbed
+# `make test` runs this first: on a fresh machine `./lab up` is then the first command,
+# and it installs what it needs itself (make's venv, docker, the lab's image), as for a user.
+# tests/lab runs `./lab up` again into that lab (nothing may change), then demo, UI, down.
+test-lab:
+	./lab up
+	$(MAKE) --no-print-directory venv
 	testbed/packages.sh chromium chromium-driver
 	pytest -q tests/lab
+
+# A stand-in fresh Debian 12 machine (a container; not a VM): ./lab up, demo, down as its
+# first commands, with no make, docker or venv installed before (testbed/fresh-machine.sh).
+test-fresh-machine: testbed
+	testbed/fresh-machine.sh
 
 # Debian 13 runs the plain variant, Debian 12 the TLS variant (AMQPS/HTTPS only).
 test-molecule: venv testbed
@@ -89,4 +100,4 @@ test-suse: venv
 	testbed/prepare.sh debian13
 	KIT_SUSE_PULL=1 testbed/suse-scenario.sh
 
-test: lint test-unit test-collection test-worker test-bench test-lab test-molecule
+test: test-lab lint test-unit test-collection test-worker test-bench test-fresh-machine test-molecule

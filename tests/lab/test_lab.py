@@ -1,9 +1,10 @@
-"""The lab, end to end, as a user runs it: up, demo, the management UI in a real browser, down.
+"""The lab, end to end, as a user runs it: up, up again, demo, the management UI in a real browser, down.
 
 Slow (a full site.yml into a fresh container) and needs root, docker and
 Debian's chromium: `make test-lab` runs it, and `make test` includes it.
 """
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -33,6 +34,11 @@ def docker_list(kind):
 
 @pytest.fixture(scope="module")
 def running_lab():
+    """The output of `./lab up` into a lab that exists already (`make test-lab` has just run the
+    first `./lab up`; run alone, this makes one first)."""
+    if not (ROOT / ".lab/inventory.ini").exists():
+        code, out = lab("up")
+        assert code == 0, out
     code, out = lab("up")
     assert code == 0, out
     yield out
@@ -46,6 +52,11 @@ def test_up_ends_with_the_summary(running_lab):
     assert (ROOT / ".lab/admin-password").read_text().strip() not in running_lab
     assert "event-worker@orders.service" in running_lab
     assert "| events                       | topic   |" in running_lab
+
+
+def test_up_again_changes_nothing(running_lab):
+    assert "the lab already exists: running site.yml into it again" in running_lab
+    assert re.search(r"site.yml done in \d+ s \(ok=\d+ changed=0\)", running_lab), running_lab[-3000:]
 
 
 def test_demo_shows_the_tutorials_worker_lines(running_lab):
