@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -96,3 +97,14 @@ def playbook(path, *extra, timeout=600):
         check=False,
     )
     return result.returncode, result.stdout
+
+
+def task_outcomes(output, name):
+    """How each host ended every task called NAME in a playbook run's output, in order:
+    'ok', 'changed', 'skipping', 'fatal' or 'failed' (the default callback's words)."""
+    outcomes = []
+    for section in output.split("\nTASK [")[1:]:
+        header, _, body = section.partition("\n")
+        if header.split("]")[0].split(" : ")[-1] == name:
+            outcomes += re.findall(r"^(ok|changed|skipping|fatal|failed): \[", body, re.MULTILINE)
+    return outcomes
