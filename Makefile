@@ -69,7 +69,7 @@ test-bench: venv
 test-lab:
 	./lab up
 	$(MAKE) --no-print-directory venv
-	testbed/packages.sh chromium chromium-driver
+	testbed/packages.sh chromium chromium-driver openssh-client
 	pytest -q tests/lab
 
 # A stand-in fresh Debian 12 machine (a container; not a VM): ./lab up, demo, down as its

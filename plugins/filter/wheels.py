@@ -6,6 +6,8 @@ its sha256, the top-level modules it installs and the handler names it registers
 cannot install (compiled for another architecture or Python). `event_worker_handler_package`
 finds the wheel that provides one instance's handler, so only the units using a changed
 package are restarted.
+`event_worker_source_digest` fingerprints the worker's source tree, so the controller rebuilds
+the worker's wheel only when its source changed.
 """
 
 from __future__ import annotations
@@ -106,10 +108,29 @@ def event_worker_handler_package(handler: str, wheels: list[dict[str, Any]]) -> 
     return found[0] if found else None
 
 
+# Written by tools and builds, not part of the source.
+NOT_SOURCE = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".venv", "build", "dist"}
+
+
+def event_worker_source_digest(source_dir: str) -> str:
+    """sha256 over the relative path and content of every source file under `source_dir`."""
+    root = Path(source_dir)
+    if not root.is_dir():
+        raise AnsibleFilterError(f"event_worker_source_dir: {source_dir} is not a directory")
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if not path.is_file() or any(p in NOT_SOURCE or p.endswith(".egg-info") for p in relative.parts):
+            continue
+        digest.update(str(relative).encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "event_worker_wheels": event_worker_wheels,
             "event_worker_wrong_platform": event_worker_wrong_platform,
             "event_worker_handler_package": event_worker_handler_package,
+            "event_worker_source_digest": event_worker_source_digest,
         }

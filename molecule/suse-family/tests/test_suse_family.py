@@ -127,7 +127,7 @@ def broker_play(host, container, tmp_path, **overrides):
         if name.startswith(("rabbitmq_server_", "kit_testbed"))
     }
     inventory = {
-        "rabbitmq": {"hosts": {container: {"ansible_connection": "community.docker.docker"}}},
+        "rabbitmq": {"hosts": {container: {"ansible_connection": "docker"}}},
         "all": {"vars": {**wanted, "rabbitmq_server_firewalld": False, **overrides}},
     }
     path = tmp_path / "inventory.yml"
